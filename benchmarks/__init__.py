@@ -1,0 +1,3 @@
+"""Microbenchmark harness: backends, sweeps, fits, profiles."""
+
+__all__: list[str] = []

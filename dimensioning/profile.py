@@ -1,0 +1,128 @@
+"""The measured-profile file: schema ``lpuplan.profile/1``.
+
+A profile records what a compiled artifact was measured to do: prefill rate
+per prompt bucket, decode rate, fixed overhead, each with a 95% confidence
+interval. ``lpuplan bench`` writes it; a project file's ``[[bucket]]`` reads it
+through ``profile = "profile.json"`` and its figures carry provenance
+``measured``.
+
+Minimal valid profile::
+
+    {
+      "schema": "lpuplan.profile/1",
+      "artifact": {"id": "llama-70b-int8-576", "model": "llama-3.3-70b", "hardware": "groqrack-gen1"},
+      "fit": {
+        "r_prefill": [{"bucket": 512, "value": 40000.0, "ci95": [39500.0, 40500.0]}],
+        "r_decode": {"value": 280.0, "ci95": [278.0, 282.0]},
+        "l_fixed_s": {"value": 0.030, "ci95": [0.029, 0.031]}
+      }
+    }
+
+Optional keys the harness fills: ``backend`` (name, endpoint without secrets),
+``created`` (ISO 8601), ``bucket_edges``, ``fit.service_cv`` (per shape
+coefficient of variation of service time), ``fit.r_decode_server`` (the same
+fit from server-reported timings), ``samples`` (path and counts), ``mapping``
+(how an importer mapped a foreign format's fields). Unknown top-level keys are
+kept, so later schema additions stay readable by this version.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dimensioning.errors import InvalidInput
+
+__all__ = [
+    "PROFILE_SCHEMA",
+    "Estimate",
+    "BucketEstimate",
+    "ShapeCv",
+    "ProfileFit",
+    "Profile",
+    "load_profile",
+]
+
+PROFILE_SCHEMA = "lpuplan.profile/1"
+
+
+class Estimate(BaseModel):
+    """A fitted value with its 95% confidence interval (same unit as value)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    value: float = Field(gt=0)
+    ci95: tuple[float, float]
+    samples: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _interval_holds_value(self) -> "Estimate":
+        lo, hi = self.ci95
+        if not lo <= self.value <= hi:
+            raise ValueError(f"ci95 {list(self.ci95)} must contain value {self.value}")
+        return self
+
+
+class BucketEstimate(Estimate):
+    """``fit.r_prefill`` entry: prompt tokens/s at the padded length ``bucket``."""
+
+    bucket: int = Field(gt=0)
+
+
+class ShapeCv(BaseModel):
+    """Coefficient of variation of end-to-end service time for one shape."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    prompt_tokens: int = Field(ge=0)
+    output_tokens: int = Field(ge=0)
+    value: float = Field(ge=0)
+    samples: int | None = Field(default=None, ge=0)
+
+
+class ProfileFit(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    r_prefill: tuple[BucketEstimate, ...]
+    r_decode: Estimate
+    l_fixed_s: Estimate
+    service_cv: tuple[ShapeCv, ...] = ()
+
+    def r_prefill_for(self, bucket: int) -> BucketEstimate | None:
+        for entry in self.r_prefill:
+            if entry.bucket == bucket:
+                return entry
+        return None
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    schema_: Literal["lpuplan.profile/1"] = Field(alias="schema")
+    artifact: dict[str, Any] = Field(default_factory=dict)
+    fit: ProfileFit
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def load_profile(path: Path, field: str = "profile") -> Profile:
+    """Read and validate a profile file; errors name ``field`` and the problem."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(field, str(path), "no such file; give the path of a profile written by `lpuplan bench`") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(field, str(path), f"cannot read it as JSON ({exc}); give a profile written by `lpuplan bench`") from None
+    if not isinstance(raw, dict) or raw.get("schema") != PROFILE_SCHEMA:
+        found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
+        raise InvalidInput(f"{field}.schema", found, f'expected "{PROFILE_SCHEMA}"; regenerate the profile with `lpuplan bench`')
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{field} ({path}): {loc}", first.get("input"), first["msg"]) from None

@@ -1,0 +1,84 @@
+"""The ``lpuplan`` command line: parse, call a library function, render.
+
+Each area registers its commands from its own module (``cli_*.py``) so the
+shell stays thin; see ``_AREAS`` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lpuplan import __version__
+from lpuplan.cli_support import EXIT_INVALID, guarded, stderr, stdout
+from lpuplan.output import write_atomic
+from lpuplan.project import example_project_text, load_project
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="lpuplan",
+    help="Dimensioning and facility planning for Groq LPU inference.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"lpuplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Dimensioning and facility planning for Groq LPU inference."""
+
+
+@app.command()
+@guarded
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the example project into.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing project file.")] = False,
+) -> None:
+    """Write the example project file (lpuplan.toml) into DIRECTORY."""
+    target = directory / "lpuplan.toml"
+    if target.exists() and not force:
+        stderr.print(f"error: FILE = {str(target)!r}: exists; pass --force to overwrite it")
+        raise typer.Exit(EXIT_INVALID)
+    write_atomic(target, example_project_text())
+    stdout.print(f"wrote {target}")
+
+
+@app.command()
+@guarded
+def validate(
+    file: Annotated[Path, typer.Argument(help="Project file (TOML).")],
+) -> None:
+    """Check a project file; print every problem with its field and fix (exit 2)."""
+    project = load_project(file)
+    stdout.print(f"{file}: valid ({len(project.buckets)} buckets)")
+
+
+# Areas that add commands: each module exposes ``register(app)``.
+_AREAS: tuple[str, ...] = (
+    "lpuplan.cli_dimensioning",
+)
+
+for _module in _AREAS:
+    importlib.import_module(_module).register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+

@@ -1,0 +1,76 @@
+"""What every lpuplan command shares: consoles, exit codes, error handling.
+
+Exit codes (DESIGN.md): 0 computed and every check passes; 2 invalid input or
+usage; 3 computed but a check fails (SLO, N+1, a budget, a game-day abort
+condition); 1 anything unexpected. Errors go to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from typing import Any, Callable, TypeVar
+
+import typer
+from rich.console import Console
+
+from dimensioning.errors import InvalidInput, LpuplanError
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_UNEXPECTED",
+    "EXIT_INVALID",
+    "EXIT_CHECK_FAILED",
+    "stdout",
+    "stderr",
+    "guarded",
+    "fail_invalid",
+]
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_INVALID = 2
+EXIT_CHECK_FAILED = 3
+
+stdout = Console(highlight=False, soft_wrap=False)
+stderr = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail_invalid(error: InvalidInput) -> typer.Exit:
+    """Print an input error (every problem it holds) and return the exit to raise."""
+    problems = getattr(error, "problems", [error])
+    for problem in problems:
+        stderr.print(f"[bold red]error:[/] {problem}", markup=True, soft_wrap=True)
+    return typer.Exit(EXIT_INVALID)
+
+
+def guarded(command: F) -> F:
+    """Map lpuplan's exceptions to exit codes; no traceback unless LPUPLAN_DEBUG=1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except InvalidInput as exc:
+            raise fail_invalid(exc) from None
+        except KeyboardInterrupt:
+            stderr.print("interrupted")
+            raise typer.Exit(130) from None
+        except (LpuplanError, Exception) as exc:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("LPUPLAN_DEBUG") == "1":
+                traceback.print_exc(file=sys.stderr)
+            stderr.print(
+                f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}\n"
+                "rerun with LPUPLAN_DEBUG=1 for a traceback, and report it",
+                markup=True,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,189 @@
+"""The project file (TOML): load, validate, resolve profiles.
+
+The tables belong to the packages that use them (``dimensioning.inputs`` for
+workload, SLO, headroom, redundancy, admission and buckets;
+``facility.inputs`` for hardware and facility); this module composes them
+into one :class:`Project`, reads the file with :mod:`tomllib`, turns every
+validation problem into an :class:`~dimensioning.errors.InvalidInput` that
+names the field, the value and the fix, and resolves relative paths against
+the project file's folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dimensioning.errors import InvalidInput
+from dimensioning.inputs import Admission, Bucket, Headroom, Redundancy, Slo, Workload
+from dimensioning.profile import load_profile
+
+__all__ = [
+    "Project",
+    "ProjectFileError",
+    "load_project",
+    "parse_project",
+    "example_project_text",
+    "EXAMPLE_NAME",
+]
+
+EXAMPLE_NAME = "example.toml"
+
+
+class ProjectFileError(InvalidInput):
+    """One or more problems in a project file; ``problems`` lists each."""
+
+    def __init__(self, problems: list[InvalidInput]) -> None:
+        self.problems = problems
+        first = problems[0]
+        super().__init__(first.field, first.value, first.fix)
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+class Project(BaseModel):
+    """A whole project file, validated. Paths are absolute after loading."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    name: str = "lpuplan project"
+    workload: Workload
+    slo: Slo
+    headroom: Headroom = Headroom()
+    redundancy: Redundancy = Redundancy()
+    admission: Admission = Admission()
+    buckets: tuple[Bucket, ...] = Field(alias="bucket", min_length=1)
+    hardware: dict[str, Any] | None = None
+    facility: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _buckets_ordered(self) -> "Project":
+        edges = [b.max_prompt_tokens for b in self.buckets]
+        for i in range(1, len(edges)):
+            if edges[i] <= edges[i - 1]:
+                raise ValueError(
+                    f"bucket[{i}].max_prompt_tokens = {edges[i]} is not above bucket[{i - 1}]'s {edges[i - 1]}:"
+                    " list buckets by strictly increasing max_prompt_tokens"
+                )
+        labels = [b.label for b in self.buckets]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"bucket names {labels} repeat: give each bucket a unique name")
+        return self
+
+    def bucket_slo_ms(self, bucket: Bucket) -> float:
+        return bucket.slo_p99_ms if bucket.slo_p99_ms is not None else self.slo.p99_ms
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(file)"
+
+
+def _fix_for(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    msg = error["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key: remove it or check its spelling against the README's project-file reference"
+    if kind == "missing":
+        return "required: add it (see the README's project-file reference)"
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, ") :]
+    return msg.replace("Input should be", "must be")
+
+
+def _problems(exc: ValidationError) -> list[InvalidInput]:
+    errors = exc.errors()
+    item_failed = {tuple(e["loc"][:1]) for e in errors if len(e["loc"]) > 1}
+    out = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] == "too_short" and loc[:1] in item_failed:
+            continue  # a list whose items failed is reported through the items
+        value = error.get("input")
+        if isinstance(value, (dict, list, tuple)) and error["type"] != "extra_forbidden":
+            value = "{...}" if isinstance(value, dict) else "[...]"
+        out.append(InvalidInput(_field_path(loc), value, _fix_for(error)))
+    return out
+
+
+def parse_project(data: dict[str, Any], base_dir: Path) -> Project:
+    """Validate a parsed TOML document; resolve relative paths against ``base_dir``."""
+    data = dict(data)
+    try:
+        project = Project.model_validate(data)
+    except ValidationError as exc:
+        raise ProjectFileError(_problems(exc)) from None
+    return _resolve(project, base_dir)
+
+
+def _resolve(project: Project, base_dir: Path) -> Project:
+    """Make paths absolute and take bucket rates from their profiles."""
+    workload = project.workload
+    if workload.trace is not None and not workload.trace.is_absolute():
+        workload = workload.model_copy(update={"trace": (base_dir / workload.trace).resolve()})
+    buckets = []
+    for i, bucket in enumerate(project.buckets):
+        if bucket.profile is not None:
+            path = bucket.profile if bucket.profile.is_absolute() else (base_dir / bucket.profile).resolve()
+            bucket = _apply_profile(bucket.model_copy(update={"profile": path}), i)
+        buckets.append(bucket)
+    return project.model_copy(update={"workload": workload, "buckets": tuple(buckets)})
+
+
+def _apply_profile(bucket: Bucket, index: int) -> Bucket:
+    """Fill r_prefill, r_decode and l_fixed_ms from the bucket's profile.
+
+    Values written in the project file win over the profile (an explicit
+    override), and stay labelled ``given``.
+    """
+    assert bucket.profile is not None
+    field = f"bucket[{index}].profile"
+    profile = load_profile(bucket.profile, field=field)
+    update: dict[str, Any] = {}
+    if bucket.r_prefill is None:
+        entry = profile.fit.r_prefill_for(bucket.max_prompt_tokens)
+        if entry is None:
+            have = [e.bucket for e in profile.fit.r_prefill]
+            raise InvalidInput(
+                field,
+                str(bucket.profile),
+                f"has no r_prefill fit for bucket {bucket.max_prompt_tokens} (it has {have});"
+                " measure that bucket or give r_prefill in the project file",
+            )
+        update["r_prefill"] = entry.value
+    if bucket.r_decode is None:
+        update["r_decode"] = profile.fit.r_decode.value
+    if bucket.l_fixed_ms is None:
+        update["l_fixed_ms"] = profile.fit.l_fixed_s.value * 1e3
+    return bucket.model_copy(update=update)
+
+
+def load_project(path: str | Path) -> Project:
+    """Read, validate and resolve a project file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput("FILE", str(path), "no such file; run `lpuplan init` to write an example project") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput("FILE", str(path), f"cannot read it ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput("FILE", str(path), f"not valid TOML: {exc}") from None
+    return parse_project(data, path.parent.resolve())
+
+
+def example_project_text() -> str:
+    """The embedded example project (a 70B-class model, four prompt buckets)."""
+    return resources.files("lpuplan").joinpath(EXAMPLE_NAME).read_text(encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Worksheet templates that lpuplan's exporters fill (package data)."""
