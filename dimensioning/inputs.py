@@ -190,6 +190,12 @@ class Bucket(_Frozen):
         description="field -> reference for a figure taken from a public source (provenance 'sourced')",
     )
 
+    measured_fields: tuple[str, ...] = Field(
+        default=(),
+        exclude=True,
+        description="set by the project loader: fields filled from the profile (not a project-file key)",
+    )
+
     @field_validator("assumed")
     @classmethod
     def _known_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:

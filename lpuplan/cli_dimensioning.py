@@ -2,10 +2,170 @@
 
 from __future__ import annotations
 
-import typer
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
-__all__ = ["register"]
+import typer
+from rich.table import Table
+
+from dimensioning.errors import InvalidInput
+from dimensioning.queueing import MDc, MDcK
+from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stdout
+from lpuplan.output import dumps_json, write_atomic, write_json
+from lpuplan.plan import Plan, build_plan
+from lpuplan.project import Project, example_project_text, load_project, parse_project
+from lpuplan.render_markdown import render_capacity_worksheet, render_inputs_worksheet
+from lpuplan.render_terminal import print_plan, print_sizing
+
+__all__ = ["register", "queue_figures", "run_plan"]
+
+_PERCENTILE_KEYS = (("wait_p50_s", 0.50), ("wait_p95_s", 0.95), ("wait_p99_s", 0.99), ("wait_p999_s", 0.999))
+
+
+def queue_figures(rate: float, service_s: float, servers: int, capacity: int | None) -> dict[str, Any]:
+    """The M/D/c (or M/D/c/K) calculator's figures, SI units, JSON-ready."""
+    if capacity is None:
+        model: Any = MDc(arrival_rate=rate, service_time=service_s, servers=servers)
+    else:
+        model = MDcK(arrival_rate=rate, service_time=service_s, servers=servers, capacity=capacity)
+    out: dict[str, Any] = {
+        "utilization": float(model.utilization),
+        "prob_wait": float(model.prob_wait),
+        "stable": bool(model.stable),
+        "wait_mean_s": float(model.wait.mean()),
+    }
+    for key, p in _PERCENTILE_KEYS:
+        out[key] = float(model.wait.ppf(p))
+    if capacity is not None:
+        out["blocking_probability"] = float(model.blocking_probability)
+        out["queue_capacity"] = int(model.queue_capacity)
+    out["method"] = model.method
+    out["method_note"] = model.method_note
+    return out
+
+
+def _load(file: Optional[Path]) -> tuple[Project, str]:
+    if file is None:
+        data = tomllib.loads(example_project_text())
+        return parse_project(data, Path.cwd()), "embedded example"
+    return load_project(file), str(file)
+
+
+def run_plan(project: Project, source: str, out_dir: Path | None) -> tuple[Plan, list[Path]]:
+    """Build the plan and write its outputs (plan.json and the worksheets)."""
+    plan = build_plan(project)
+    written: list[Path] = []
+    if out_dir is not None:
+        written.append(write_json(out_dir / "plan.json", plan.to_dict()))
+        written.append(write_atomic(out_dir / "dimensioning_inputs.md", render_inputs_worksheet(plan, source)))
+        written.append(write_atomic(out_dir / "capacity_model.md", render_capacity_worksheet(plan)))
+    return plan, written
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to ``app``."""
+
+    @app.command()
+    @guarded
+    def size(
+        file: Annotated[Path, typer.Argument(help="Project file (TOML).")],
+        json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
+    ) -> None:
+        """Size every bucket: service time, replicas, latency percentiles, admission caps."""
+        project, source = _load(file)
+        plan = build_plan(project)
+        if json_output:
+            stdout.file.write(dumps_json(plan.to_dict()))
+        else:
+            print_sizing(plan, stdout)
+        if not plan.passed:
+            raise typer.Exit(EXIT_CHECK_FAILED)
+
+    @app.command()
+    @guarded
+    def queue(
+        rate: Annotated[float, typer.Option("--rate", help="Arrival rate, requests/s.")],
+        service_ms: Annotated[float, typer.Option("--service-ms", help="Deterministic service time, ms.")],
+        servers: Annotated[int, typer.Option("--servers", help="Servers c (replicas x slots).")],
+        capacity: Annotated[Optional[int], typer.Option("--capacity", help="K: most requests in system (servers + queue).")] = None,
+        simulate: Annotated[Optional[int], typer.Option("--simulate", help="Also simulate N requests of the same queue.")] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation.")] = 1,
+        json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
+    ) -> None:
+        """M/D/c calculator: utilisation, P(wait), mean and percentile waits, blocking."""
+        if not (rate > 0 and math.isfinite(rate)):
+            raise InvalidInput("--rate", rate, "give a positive arrival rate in requests/s")
+        if not (service_ms > 0 and math.isfinite(service_ms)):
+            raise InvalidInput("--service-ms", service_ms, "give a positive service time in ms")
+        if servers < 1:
+            raise InvalidInput("--servers", servers, "give at least 1 server")
+        if capacity is not None and capacity < servers:
+            raise InvalidInput("--capacity", capacity, f"K counts requests in system and must be >= --servers ({servers})")
+        if simulate is not None and simulate < 1000:
+            raise InvalidInput("--simulate", simulate, "simulate at least 1000 requests (confidence intervals need them)")
+        out = queue_figures(rate, service_ms / 1e3, servers, capacity)
+        if simulate is not None:
+            from dimensioning.simulate.check import simulate_queue
+
+            out["simulated"] = simulate_queue(rate, service_ms / 1e3, servers, capacity, simulate, seed)
+        if json_output:
+            stdout.file.write(dumps_json(out))
+            return
+        _print_queue(out, rate, service_ms, servers, capacity)
+
+    @app.command()
+    @guarded
+    def plan(
+        file: Annotated[Optional[Path], typer.Argument(help="Project file (TOML); the embedded example when omitted.")] = None,
+        out: Annotated[Path, typer.Option("--out", help="Folder for plan.json and the worksheets.")] = Path("lpuplan-out"),
+        json_output: Annotated[bool, typer.Option("--json", help="Print plan.json to stdout and nothing else.")] = False,
+    ) -> None:
+        """The main job: size, admit, check, and write plan.json plus the worksheets."""
+        project, source = _load(file)
+        result, written = run_plan(project, source, out)
+        if json_output:
+            stdout.file.write(dumps_json(result.to_dict()))
+        else:
+            print_plan(result, stdout)
+            stdout.print("wrote " + ", ".join(str(p) for p in written))
+        if not result.passed:
+            raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _print_queue(out: dict[str, Any], rate: float, service_ms: float, servers: int, capacity: int | None) -> None:
+    kind = f"M/D/{servers}" + (f"/{capacity}" if capacity is not None else "")
+    table = Table(title=f"{kind}: lambda = {rate:g}/s, D = {service_ms:g} ms ({out['method']})", title_justify="left")
+    table.add_column("figure")
+    table.add_column("exact" if out["method"] == "exact" else "approximation", justify="right")
+    sim = out.get("simulated")
+    if sim:
+        table.add_column("simulated (95% CI)", justify="right")
+    rows = [("utilisation", "utilization", False), ("P(wait)", "prob_wait", False), ("wait mean (ms)", "wait_mean_s", True),
+            ("wait p50 (ms)", "wait_p50_s", True), ("wait p95 (ms)", "wait_p95_s", True), ("wait p99 (ms)", "wait_p99_s", True),
+            ("wait p99.9 (ms)", "wait_p999_s", True)]
+    if capacity is not None:
+        rows.append(("blocking", "blocking_probability", False))
+    for label, key, is_time in rows:
+        scale = 1e3 if is_time else 1.0
+        cells = [label, _fmt(out[key], scale)]
+        if sim:
+            lo, hi = sim.get(f"{key}_ci95", (None, None))
+            cells.append(f"{_fmt(sim[key], scale)} [{_fmt(lo, scale)}, {_fmt(hi, scale)}]" if key in sim else "-")
+        table.add_row(*cells)
+    stdout.print(table)
+    if not out["stable"]:
+        stdout.print("[bold red]unstable[/]: utilisation >= 1, the queue grows without bound")
+    if out["method"] != "exact":
+        stdout.print(f"note: {out['method_note']}")
+    if sim:
+        stdout.print(f"simulated {sim['requests']:,} requests in {sim['wall_s']:.2f} s")
+
+
+def _fmt(value: float | None, scale: float) -> str:
+    if value is None:
+        return "-"
+    if math.isinf(value):
+        return "inf"
+    return f"{value * scale:.6g}"

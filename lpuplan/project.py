@@ -119,6 +119,10 @@ def _problems(exc: ValidationError) -> list[InvalidInput]:
 def parse_project(data: dict[str, Any], base_dir: Path) -> Project:
     """Validate a parsed TOML document; resolve relative paths against ``base_dir``."""
     data = dict(data)
+    for i, table in enumerate(data.get("bucket") or []):
+        if isinstance(table, dict) and "measured_fields" in table:
+            raise InvalidInput(f"bucket[{i}].measured_fields", table["measured_fields"],
+                               "not a project-file key: measured figures come from profile = \"...\"; remove it")
     try:
         project = Project.model_validate(data)
     except ValidationError as exc:
@@ -165,6 +169,7 @@ def _apply_profile(bucket: Bucket, index: int) -> Bucket:
         update["r_decode"] = profile.fit.r_decode.value
     if bucket.l_fixed_ms is None:
         update["l_fixed_ms"] = profile.fit.l_fixed_s.value * 1e3
+    update["measured_fields"] = tuple(k for k in ("r_prefill", "r_decode", "l_fixed_ms") if k in update)
     return bucket.model_copy(update=update)
 
 

@@ -1,0 +1,235 @@
+"""The ``plan`` pipeline: project -> traffic -> sizing -> admission -> checks.
+
+:func:`build_plan` chains the library packages and returns one
+:class:`Plan`; renderers (terminal, Markdown, JSON) only format what it holds.
+Every input figure carries its provenance (given, assumed, measured, sourced)
+and every computed figure its method (exact, bound, approximation, simulated).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from dimensioning.inputs import Bucket
+from dimensioning.provenance import Figure, Source
+from dimensioning.sizing import BucketSizing, SharedPoolSizing, Targets, size_bucket, size_shared_pool
+from dimensioning.traffic import TrafficSplit, split_traffic
+from lpuplan.project import Project
+
+__all__ = ["PLAN_SCHEMA", "Check", "Plan", "build_plan", "size_project"]
+
+PLAN_SCHEMA = "lpuplan.plan/1"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One pass/fail verdict with the figures behind it."""
+
+    name: str
+    subject: str
+    passed: bool
+    value: float | None
+    limit: float | None
+    unit: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    project: Project
+    targets: Targets
+    traffic: TrafficSplit
+    dedicated: tuple[BucketSizing, ...]
+    shared: SharedPoolSizing
+    inputs: dict[str, Any]
+    checks: tuple[Check, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def dedicated_replicas(self) -> int:
+        return sum(b.replicas for b in self.dedicated)
+
+    @property
+    def dedicated_chips(self) -> int | None:
+        if any(b.chips_per_replica is None for b in self.dedicated if b.replicas):
+            return None
+        return sum(b.replicas * (b.chips_per_replica or 0) for b in self.dedicated)
+
+    @property
+    def shared_chips(self) -> int | None:
+        if self.shared.chips_per_replica is None:
+            return None
+        return self.shared.replicas * self.shared.chips_per_replica
+
+    @property
+    def assumptions(self) -> list[str]:
+        out = []
+        for section, figures in self.inputs.items():
+            if section == "buckets":
+                for bucket in figures:
+                    for key, fig in bucket["figures"].items():
+                        if fig["source"] == "assumed":
+                            out.append(f"bucket {bucket['name']}: {key} = {fig['value']:g} {fig['unit']}")
+            else:
+                for key, fig in figures.items():
+                    if fig["source"] == "assumed":
+                        out.append(f"{section}.{key} = {fig['value']:g} {fig['unit']}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form (``Infinity`` where a queue is unstable)."""
+        return {
+            "schema": PLAN_SCHEMA,
+            "project": self.project.name,
+            "passed": self.passed,
+            "inputs": self.inputs,
+            "assumptions": self.assumptions,
+            "targets": dataclasses.asdict(self.targets),
+            "traffic": _plain(self.traffic),
+            "dedicated": {
+                "replicas": self.dedicated_replicas,
+                "chips": self.dedicated_chips,
+                "buckets": [_bucket_dict(b) for b in self.dedicated],
+            },
+            "shared": {**_plain(self.shared), "chips": self.shared_chips},
+            "checks": [dataclasses.asdict(c) for c in self.checks],
+        }
+
+
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _bucket_dict(sizing: BucketSizing) -> dict[str, Any]:
+    out = _plain(sizing)
+    out["service"].update(
+        total_s=sizing.service.total_s, mean_s=sizing.service.mean_s, conservatism=sizing.service.conservatism
+    )
+    out["replicas_operational_degraded"] = sizing.replicas_operational_degraded
+    return out
+
+
+def _figure(value: float, unit: str, key: str, assumed: tuple[str, ...], measured: bool = False,
+            sources: dict[str, str] | None = None) -> dict[str, Any]:
+    source: Source = "given"
+    note = ""
+    if measured:
+        source = "measured"
+    if sources and key in sources:
+        source, note = "sourced", sources[key]
+    if key in assumed:
+        source = "assumed"
+    return Figure(value=value, unit=unit, source=source, note=note).model_dump()
+
+
+def _input_figures(project: Project) -> dict[str, Any]:
+    w = project.workload
+    inputs: dict[str, Any] = {
+        "workload": {
+            "lambda_peak": _figure(w.lambda_peak, "req/s", "lambda_peak", w.assumed),
+            "arrival_scv": _figure(w.arrival_scv, "", "arrival_scv", w.assumed),
+        },
+        "slo": {
+            "p99_ms": _figure(project.slo.p99_ms, "ms", "p99_ms", project.slo.assumed),
+            "degraded_p99_ms": _figure(project.slo.degraded_ms, "ms", "degraded_p99_ms", project.slo.assumed),
+        },
+        "headroom": {
+            "rho_target_normal": _figure(project.headroom.rho_target_normal, "", "rho_target_normal", project.headroom.assumed),
+            "rho_target_degraded": _figure(project.headroom.rho_target_degraded, "", "rho_target_degraded", project.headroom.assumed),
+        },
+        "redundancy": {
+            "replicas_lost_worst": _figure(project.redundancy.replicas_lost_worst, "replicas", "replicas_lost_worst", project.redundancy.assumed),
+        },
+        "admission": {
+            "shed_target": _figure(project.admission.shed_target, "", "shed_target", project.admission.assumed),
+        },
+        "buckets": [_bucket_figures(b) for b in project.buckets],
+    }
+    return inputs
+
+
+def _bucket_figures(bucket: Bucket) -> dict[str, Any]:
+    figures = {
+        "max_prompt_tokens": _figure(bucket.max_prompt_tokens, "tokens", "max_prompt_tokens", bucket.assumed),
+        "max_output_tokens": _figure(bucket.max_output_tokens, "tokens", "max_output_tokens", bucket.assumed),
+        "slots": _figure(bucket.slots, "sequences", "slots", bucket.assumed, sources=bucket.sources),
+    }
+    for key, unit in (("r_prefill", "tok/s"), ("r_decode", "tok/s"), ("l_fixed_ms", "ms")):
+        figures[key] = _figure(getattr(bucket, key), unit, key, bucket.assumed,
+                               measured=key in bucket.measured_fields, sources=bucket.sources)
+    if bucket.chips_per_replica is not None:
+        figures["chips_per_replica"] = _figure(bucket.chips_per_replica, "chips", "chips_per_replica", bucket.assumed, sources=bucket.sources)
+    return {"name": bucket.label, "profile": str(bucket.profile) if bucket.profile else None, "figures": figures}
+
+
+def _targets(project: Project) -> Targets:
+    return Targets(
+        rho_target_normal=project.headroom.rho_target_normal,
+        rho_target_degraded=project.headroom.rho_target_degraded,
+        slo_s=project.slo.p99_ms / 1e3,
+        degraded_slo_s=project.slo.degraded_ms / 1e3,
+        replicas_lost=project.redundancy.replicas_lost_worst,
+        shed_target=project.admission.shed_target,
+        arrival_scv=project.workload.arrival_scv,
+    )
+
+
+def _slos(project: Project, bucket: Bucket) -> tuple[float, float]:
+    """(normal, degraded) p99 SLO of a bucket in seconds."""
+    if bucket.slo_p99_ms is not None:
+        # a per-bucket SLO applies in both states unless the degraded SLO is looser
+        return bucket.slo_p99_ms / 1e3, max(bucket.slo_p99_ms, project.slo.degraded_ms) / 1e3
+    return project.slo.p99_ms / 1e3, project.slo.degraded_ms / 1e3
+
+
+def size_project(project: Project) -> tuple[Targets, TrafficSplit, tuple[BucketSizing, ...], SharedPoolSizing]:
+    """Traffic split, dedicated pools per bucket, and the shared-pool alternative."""
+    targets = _targets(project)
+    split = split_traffic(project.workload, project.buckets)
+    slos = [_slos(project, b) for b in project.buckets]
+    dedicated = tuple(
+        size_bucket(b, t, slo[0], slo[1], targets) for b, t, slo in zip(project.buckets, split.buckets, slos)
+    )
+    shared = size_shared_pool(project.buckets, split, slos, targets)
+    return targets, split, dedicated, shared
+
+
+def _checks(project: Project, targets: Targets, split: TrafficSplit, dedicated: tuple[BucketSizing, ...]) -> list[Check]:
+    checks = [
+        Check("unserved prompts", "workload", split.share_unserved <= targets.shed_target, split.share_unserved,
+              targets.shed_target, "share",
+              f"{split.share_unserved:.3%} of prompts exceed the largest bucket ({project.buckets[-1].max_prompt_tokens} tokens)"
+              " and cannot be served; add a larger bucket if this exceeds the shed target"),
+    ]
+    for b in dedicated:
+        if b.traffic.arrival_rate == 0:
+            continue
+        checks.append(Check("sizing feasible", b.name, b.feasible, None, None, "", b.infeasible_reason or "every constraint attainable"))
+        if not b.feasible:
+            continue
+        checks.append(Check("p99 latency (normal)", b.name, b.normal.latency_p99_s <= b.slo_s, b.normal.latency_p99_s, b.slo_s, "s",
+                            f"{b.normal.method} ({b.normal.method_note})" if b.normal.method != "exact" else "M/D/c exact, service at its bucket bound"))
+        checks.append(Check("p99 latency (degraded)", b.name, b.degraded.latency_p99_s <= b.degraded_slo_s, b.degraded.latency_p99_s,
+                            b.degraded_slo_s, "s", f"{b.replicas_lost} replica(s) lost"))
+        for state, label in ((b.admission_normal, "normal"), (b.admission_degraded, "degraded")):
+            if state is not None:
+                checks.append(Check(f"shed ({label})", b.name, state.shed_probability <= targets.shed_target, state.shed_probability,
+                                    targets.shed_target, "probability", f"M/D/c/K, {state.method}: Queue_cap = {state.queue_cap}"))
+    return checks
+
+
+def build_plan(project: Project) -> Plan:
+    """Run the whole pipeline on a validated project."""
+    targets, split, dedicated, shared = size_project(project)
+    checks = _checks(project, targets, split, dedicated)
+    return Plan(project, targets, split, dedicated, shared, _input_figures(project), tuple(checks))
+
