@@ -26,7 +26,7 @@ from typing import Any, Iterator, Literal
 from benchmarks.protocol import Measurement
 from dimensioning.errors import InvalidInput
 
-__all__ = ["SampleRecord", "SampleStore", "read_samples"]
+__all__ = ["SampleRecord", "SampleStore", "MemoryStore", "read_samples"]
 
 Status = Literal["ok", "failed", "warmup"]
 
@@ -128,3 +128,17 @@ class SampleStore:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
+
+
+class MemoryStore:
+    """A store that keeps records in memory (notebooks, coverage studies)."""
+
+    def __init__(self) -> None:
+        self.path = None
+        self._records: list[SampleRecord] = []
+
+    def records(self) -> list[SampleRecord]:
+        return list(self._records)
+
+    def append(self, record: SampleRecord) -> None:
+        self._records.append(record)

@@ -27,7 +27,7 @@ import numpy as np
 from benchmarks.clock import Clock, RealClock
 from benchmarks.errors import BackendError, BackendRateLimited
 from benchmarks.protocol import Backend, RequestSpec
-from benchmarks.samples import SampleRecord, SampleStore
+from benchmarks.samples import MemoryStore, SampleRecord, SampleStore
 from dimensioning.errors import InvalidInput
 
 __all__ = ["SweepPlan", "PlannedSample", "SweepSummary", "plan_samples", "run_sweep"]
@@ -121,7 +121,7 @@ def _backoff_s(plan: SweepPlan, error: BackendError, failures: int) -> float | N
 def run_sweep(
     backend: Backend,
     plan: SweepPlan,
-    store: SampleStore,
+    store: SampleStore | MemoryStore,
     clock: Clock | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> SweepSummary:

@@ -1,0 +1,55 @@
+"""One call from a backend to a profile: sweep, fit, build (what ``lpuplan bench`` runs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from benchmarks.clock import Clock
+from benchmarks.fit import FitResult, fit_samples
+from benchmarks.profile_writer import build_profile
+from benchmarks.protocol import Backend
+from benchmarks.samples import MemoryStore, SampleStore
+from benchmarks.sweep import SweepPlan, SweepSummary, run_sweep
+
+__all__ = ["BenchResult", "measure_profile"]
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    profile: dict[str, Any]
+    fit: FitResult
+    summary: SweepSummary
+
+
+def measure_profile(
+    backend: Backend,
+    plan: SweepPlan,
+    store: SampleStore | MemoryStore,
+    artifact: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    created: str | None = None,
+) -> BenchResult:
+    """Run (or resume) the sweep into ``store``, fit every ``ok`` record, build the profile.
+
+    Only the plan's buckets and output lengths are fitted, so samples of an
+    earlier, different plan in the same file do not leak in.
+    """
+    summary = run_sweep(backend, plan, store, clock=clock, on_progress=on_progress)
+    records = [r for r in store.records() if r.bucket in plan.buckets and r.output_tokens in plan.outputs]
+    fit = fit_samples(records)
+    counts = {
+        "failed": sum(1 for r in records if r.status == "failed"),
+        "warmup": sum(1 for r in store.records() if r.status == "warmup"),
+        "gave_up_this_run": len(summary.gave_up),
+    }
+    profile = build_profile(
+        fit,
+        artifact=artifact or {},
+        backend=backend.describe(),
+        samples_path=str(store.path) if store.path is not None else None,
+        sample_counts=counts,
+        created=created,
+    )
+    return BenchResult(profile, fit, summary)
