@@ -1,0 +1,284 @@
+"""Queue models with deterministic service: exact where an exact answer exists.
+
+Frozen model objects in the spirit of ``scipy.stats``: built from parameters
+(SI units: requests/s and seconds), they answer questions and expose the
+queueing delay ``wait`` and the latency ``sojourn`` (wait + service) as
+distributions with ``cdf``, ``sf``, ``ppf``, ``mean`` (and ``var`` where cheap).
+Distribution methods take a scalar (and return a float) or an array (and
+return an ndarray).
+
+Every model carries ``method`` ("exact" or "approximation") and a one-line
+``method_note`` naming its source, so that reports can show which figures are
+exact. References: /work/shared/reference/queueing.md; Crommelin (1932);
+Tijms, *A First Course in Stochastic Models* (2003), ch. 9; Janssen & van
+Leeuwaarden, Statistica Neerlandica 62 (2008); Franx, Oper. Res. Letters 29
+(2001); Kingman (1961); Allen (1990) for Allen-Cunneen.
+
+Conventions
+-----------
+- ``utilization`` rho = lambda E[S] / c; ``stable`` is rho < 1 for infinite
+  queues (always True for the loss/finite-buffer model ``MDcK``).
+- An unstable queue is a result, not an error: ``wait.cdf(t) = 0`` and
+  ``wait.sf(t) = 1`` for every finite t, ``wait.ppf(p) = inf`` for every p in
+  (0, 1] (``ppf(0) = 0``), ``wait.mean() = inf``, ``prob_wait = 1``.
+- ``wait.ppf(p) = 0`` for p <= P(W = 0); ``ppf(1) = inf`` for an unbounded wait.
+- Bad parameters raise ``dimensioning.errors.InvalidInput(field, value, fix)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Sequence
+
+import numpy as np
+
+from dimensioning._queue_distributions import (
+    DelayDistribution,
+    InfiniteDelay,
+    MixtureShiftedDelay,
+    ScaledDelay,
+    ShiftedDelay,
+    ZeroDelay,
+)
+from dimensioning._queue_mdc import MDcWaitKernel
+from dimensioning.errors import InvalidInput
+
+__all__ = [
+    "MDc",
+    "GIDc",
+    "MG1",
+    "MGc",
+    "MDcK",
+    "DelayDistribution",
+    "erlang_b",
+    "erlang_c",
+]
+
+EXACT = "exact"
+APPROXIMATION = "approximation"
+
+
+# --- validation ------------------------------------------------------------
+def _rate(value: float, name: str = "arrival_rate") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise InvalidInput(name, value, "give a rate in requests per second as a number")
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInput(name, value, "give a finite rate >= 0 requests per second")
+    return float(value)
+
+
+def _duration(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise InvalidInput(name, value, "give a service time in seconds as a number")
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidInput(name, value, "give a finite service time > 0 seconds")
+    return float(value)
+
+
+def _count(value: int, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise InvalidInput(name, value, f"give a whole number >= {minimum}")
+    if value < minimum:
+        raise InvalidInput(name, value, f"give a whole number >= {minimum}")
+    return int(value)
+
+
+def _scv(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise InvalidInput(name, value, "give a squared coefficient of variation as a number")
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInput(name, value, "give a squared coefficient of variation >= 0 (1 = Poisson)")
+    return float(value)
+
+
+def _mixture(
+    service_times: Sequence[float], probabilities: Sequence[float]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    times = tuple(service_times)
+    weights = tuple(probabilities)
+    if len(times) == 0:
+        raise InvalidInput("service_times", service_times, "give at least one service time")
+    if len(weights) != len(times):
+        raise InvalidInput(
+            "probabilities", probabilities, f"give one probability per service time ({len(times)})"
+        )
+    checked = tuple(_duration(t, f"service_times[{i}]") for i, t in enumerate(times))
+    for i, p in enumerate(weights):
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not (0 <= p <= 1):
+            raise InvalidInput(f"probabilities[{i}]", p, "give a probability between 0 and 1")
+    total = math.fsum(weights)
+    if abs(total - 1.0) > 1e-9:
+        raise InvalidInput("probabilities", probabilities, f"they sum to {total!r}; make them sum to 1")
+    return checked, tuple(float(p) / total for p in weights)
+
+
+# --- Erlang formulas ---------------------------------------------------------
+def erlang_b(offered: float, servers: int) -> float:
+    """Erlang B blocking of M/G/c/c, offered load a = lambda E[S] (insensitive).
+
+    Stable recursion B(0) = 1, B(n) = a B(n-1) / (n + a B(n-1)) (Tijms 2003, 2.7).
+    """
+    blocking = 1.0
+    for n in range(1, servers + 1):
+        blocking = offered * blocking / (n + offered * blocking)
+    return blocking
+
+
+def erlang_c(offered: float, servers: int) -> float:
+    """Erlang C: P(wait > 0) in M/M/c, C = B / (1 - rho (1 - B)); 1 when rho >= 1."""
+    rho = offered / servers
+    if rho >= 1.0:
+        return 1.0
+    blocking = erlang_b(offered, servers)
+    return blocking / (1.0 - rho * (1.0 - blocking))
+
+
+# --- models -------------------------------------------------------------------
+@dataclass(frozen=True)
+class MDc:
+    """M/D/c FCFS: Poisson arrivals, deterministic service D, c servers, infinite queue.
+
+    Exact for c from 1 to thousands and rho up to 0.99 and beyond: the chain at
+    multiples of D (Crommelin 1932; Tijms 2003 ch. 9), the roots of
+    z^c = e^{a(z-1)} by Lambert W + Newton (Janssen & van Leeuwaarden 2008),
+    the pmf of the queue by FFT of its generating function, and the waiting
+    time as P(W <= kD + u) = P(Q + A_u <= (k+1)c - 1) with positive terms only
+    (see ``dimensioning._queue_mdc``). Mean from the roots.
+
+    Parameters
+    ----------
+    arrival_rate : float
+        lambda, requests/s (>= 0).
+    service_time : float
+        D, seconds (> 0).
+    servers : int
+        c (>= 1).
+    """
+
+    arrival_rate: float
+    service_time: float
+    servers: int
+    method: str = field(default=EXACT, init=False)
+    method_note: str = field(
+        default="exact M/D/c (Crommelin chain, roots by Lambert W, FFT; Tijms 2003 ch. 9)",
+        init=False,
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
+        object.__setattr__(self, "service_time", _duration(self.service_time, "service_time"))
+        object.__setattr__(self, "servers", _count(self.servers, "servers", 1))
+
+    @property
+    def offered_load(self) -> float:
+        """a = lambda D (erlangs)."""
+        return self.arrival_rate * self.service_time
+
+    @property
+    def utilization(self) -> float:
+        """rho = lambda D / c."""
+        return self.offered_load / self.servers
+
+    @property
+    def stable(self) -> bool:
+        """rho < 1."""
+        return self.utilization < 1.0
+
+    @cached_property
+    def wait(self) -> DelayDistribution:
+        """Queueing delay W (seconds) of an arriving request."""
+        if not self.stable:
+            return InfiniteDelay()
+        if self.arrival_rate == 0.0:
+            return ZeroDelay()
+        return MDcWaitKernel(self.arrival_rate, self.service_time, self.servers)
+
+    @cached_property
+    def sojourn(self) -> DelayDistribution:
+        """Latency W + D (seconds)."""
+        if not self.stable:
+            return InfiniteDelay()
+        return ShiftedDelay(self.wait, self.service_time)
+
+    @property
+    def prob_wait(self) -> float:
+        """P(W > 0) = P(N >= c) (1 when unstable)."""
+        return float(self.wait.positive) if self.stable else 1.0
+
+    @property
+    def tail_rate(self) -> float:
+        """delta (1/s) of P(W > t) ~ beta e^{-delta t}; 0 when unstable."""
+        wait = self.wait
+        return wait.tail_rate if isinstance(wait, MDcWaitKernel) else (math.inf if self.stable else 0.0)
+
+
+@dataclass(frozen=True)
+class GIDc:
+    """GI/D/c with bursty arrivals (SCV ca2): a labelled two-moment APPROXIMATION.
+
+    Mean: the exact M/D/c mean times the Kingman/Allen-Cunneen factor
+    (ca2 + cs2) / (1 + cs2) with cs2 = 0, i.e. E[W] ~ ca2 * E[W_MDc]
+    (Kingman 1961; Allen 1990). Percentiles: the exact M/D/c waiting-time
+    distribution scaled by the same factor (W ~ ca2 * W_MDc), so the mean
+    matches and P(W = 0) is that of M/D/c. Reduces exactly to ``MDc`` at
+    ca2 = 1; ca2 = 0 (evenly spaced arrivals) gives no wait when rho < 1.
+    Correlated input (MMPP) is not covered: use the simulator.
+    """
+
+    arrival_rate: float
+    service_time: float
+    servers: int
+    arrival_scv: float = 1.0
+    method_note: str = field(
+        default="approximation: exact M/D/c scaled by Kingman/Allen-Cunneen factor ca2", init=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
+        object.__setattr__(self, "service_time", _duration(self.service_time, "service_time"))
+        object.__setattr__(self, "servers", _count(self.servers, "servers", 1))
+        object.__setattr__(self, "arrival_scv", _scv(self.arrival_scv, "arrival_scv"))
+
+    @property
+    def method(self) -> str:
+        """"exact" at ca2 = 1 (it is M/D/c), "approximation" otherwise."""
+        return EXACT if self.arrival_scv == 1.0 else APPROXIMATION
+
+    @cached_property
+    def _poisson(self) -> MDc:
+        return MDc(self.arrival_rate, self.service_time, self.servers)
+
+    @property
+    def utilization(self) -> float:
+        return self._poisson.utilization
+
+    @property
+    def stable(self) -> bool:
+        return self._poisson.stable
+
+    @cached_property
+    def wait(self) -> DelayDistribution:
+        """Queueing delay (seconds): ca2 * W_MDc (approximation unless ca2 = 1)."""
+        if not self.stable:
+            return InfiniteDelay()
+        if self.arrival_scv == 1.0:
+            return self._poisson.wait
+        if self.arrival_scv == 0.0 or self.arrival_rate == 0.0:
+            return ZeroDelay()
+        return ScaledDelay(self._poisson.wait, self.arrival_scv)
+
+    @cached_property
+    def sojourn(self) -> DelayDistribution:
+        if not self.stable:
+            return InfiniteDelay()
+        return ShiftedDelay(self.wait, self.service_time)
+
+    @property
+    def prob_wait(self) -> float:
+        """P(W > 0) of the approximation (that of M/D/c; 0 when ca2 = 0)."""
+        return float(self.wait.positive) if self.stable else 1.0
