@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from dimensioning.errors import InvalidInput
 from dimensioning.inputs import Admission, Bucket, Headroom, Redundancy, Slo, Workload
 from dimensioning.profile import load_profile
+from facility.inputs import FacilitySpec, HardwareSpec
 
 __all__ = [
     "Project",
@@ -58,8 +59,8 @@ class Project(BaseModel):
     redundancy: Redundancy = Redundancy()
     admission: Admission = Admission()
     buckets: tuple[Bucket, ...] = Field(alias="bucket", min_length=1)
-    hardware: dict[str, Any] | None = None
-    facility: dict[str, Any] | None = None
+    hardware: HardwareSpec | None = None
+    facility: FacilitySpec | None = None
 
     @model_validator(mode="after")
     def _buckets_ordered(self) -> "Project":
