@@ -30,10 +30,12 @@ def measure_profile(
     clock: Clock | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     created: str | None = None,
+    samples_ref: str | None = None,
 ) -> BenchResult:
     """Run (or resume) the sweep into ``store``, fit every ``ok`` record, build the profile.
 
-    Only the plan's buckets and output lengths are fitted, so samples of an
+    ``samples_ref`` is the samples path as the profile should record it
+    (default: the store's path). Only the plan's buckets and output lengths are fitted, so samples of an
     earlier, different plan in the same file do not leak in.
     """
     summary = run_sweep(backend, plan, store, clock=clock, on_progress=on_progress)
@@ -48,7 +50,7 @@ def measure_profile(
         fit,
         artifact=artifact or {},
         backend=backend.describe(),
-        samples_path=str(store.path) if store.path is not None else None,
+        samples_path=samples_ref or (str(store.path) if store.path is not None else None),
         sample_counts=counts,
         created=created,
     )

@@ -1,0 +1,261 @@
+"""CLI commands of the harness area: ``bench`` and ``profile show|import``.
+
+Thin wrappers over :mod:`benchmarks`: parse, call, render (docs/bench.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from benchmarks.clock import RealClock, VirtualClock
+from benchmarks.errors import BackendError, BackendHTTPError
+from benchmarks.samples import SampleStore
+from benchmarks.sweep import SweepPlan
+from dimensioning.errors import InvalidInput
+from dimensioning.profile import Profile, load_profile
+from lpuplan.cli_support import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_UNEXPECTED, guarded, stderr, stdout
+from lpuplan.output import dumps_json, write_atomic, write_json
+
+__all__ = ["register", "parse_int_list"]
+
+profile_app = typer.Typer(
+    name="profile",
+    help="Inspect and import measured profiles (lpuplan.profile/1).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def parse_int_list(field: str, text: str) -> tuple[int, ...]:
+    """``"512,1024"`` -> ``(512, 1024)``; InvalidInput naming ``field`` otherwise."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InvalidInput(field, text, "give comma-separated whole numbers, e.g. 512,1024,2048") from None
+    if not values:
+        raise InvalidInput(field, text, "give at least one number, e.g. 512,1024,2048")
+    return values
+
+
+def _ci(interval: dict[str, Any], scale: float = 1.0, fmt: str = "{:,.1f}") -> str:
+    lo, hi = interval["ci95"]
+    return f"[{fmt.format(lo * scale)}, {fmt.format(hi * scale)}]"
+
+
+def print_profile(profile: dict[str, Any], title: str) -> None:
+    """Rich tables of a profile's fits and per-shape service CV."""
+    fit = profile["fit"]
+    table = Table(title=title)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("95% interval", justify="right")
+    table.add_column("samples", justify="right")
+    table.add_column("method")
+    method = profile.get("method", {})
+    for entry in fit["r_prefill"]:
+        table.add_row(
+            f"R_prefill @ {entry['bucket']} tok", f"{entry['value']:,.1f} tok/s", _ci(entry), str(entry.get("samples", "")),
+            method.get("r_prefill", ""),
+        )
+    for key, label in (("r_decode", "R_decode"), ("r_decode_itl", "R_decode (inter-token)"), ("r_decode_server", "R_decode (server)")):
+        if key in fit and (key == "r_decode" or fit[key] != fit["r_decode"] or key == "r_decode_server"):
+            entry = fit[key]
+            table.add_row(label, f"{entry['value']:,.2f} tok/s", _ci(entry, fmt="{:,.2f}"), str(entry.get("samples", "")), entry.get("method", ""))
+    entry = fit["l_fixed_s"]
+    table.add_row("L_fixed", f"{entry['value'] * 1e3:,.3f} ms", _ci(entry, 1e3, "{:,.3f}"), str(entry.get("samples", "")), method.get("l_fixed_s", ""))
+    stdout.print(table)
+    shapes = fit.get("service_cv") or []
+    if shapes:
+        cv = Table(title="service time per shape (the determinism the sizing assumes)")
+        for column in ("prompt tok", "output tok", "mean service ms", "CV", "samples", "outliers"):
+            cv.add_column(column, justify="right")
+        for s in shapes:
+            mean = s.get("mean_service_s")
+            cv.add_row(
+                str(s["prompt_tokens"]), str(s["output_tokens"]), f"{mean * 1e3:,.3f}" if mean is not None else "-",
+                f"{s['value']:.4f}", str(s.get("samples", "")), str(s.get("outliers", "")),
+            )
+        stdout.print(cv)
+    samples = profile.get("samples")
+    if isinstance(samples, dict):
+        stdout.print(
+            f"samples: {samples.get('ok', '?')} measured, {samples.get('failed', 0)} failed attempts,"
+            f" {samples.get('outliers', 0)} outliers, {samples.get('cached', 0)} with cached prompt tokens"
+            + (f" ({samples['path']})" if samples.get("path") else "")
+        )
+
+
+def _make_backend(
+    backend: str, truth: Optional[Path], real_time: bool, seed: int, url: Optional[str], model: Optional[str],
+    api: str, api_key_env: str, ignore_eos: bool, end_token: Optional[int], timeout_s: float,
+) -> tuple[Any, Any, Optional[tuple[int, ...]]]:
+    if backend == "mock":
+        from benchmarks.mock import MockBackend, load_truth
+
+        if truth is None:
+            raise InvalidInput("--truth", None, "the mock backend needs --truth FILE (TOML of [[bucket]] tables and jitter_cv)")
+        ground = load_truth(truth)
+        clock = RealClock() if real_time else VirtualClock()
+        return MockBackend(ground, clock=clock, seed=seed), clock, tuple(b.max_prompt_tokens for b in ground.buckets)
+    if backend == "openai":
+        from benchmarks.openai_backend import OpenAIBackend
+
+        if not url:
+            raise InvalidInput("--url", url, "the openai backend needs --url, e.g. https://api.groq.com/openai/v1")
+        if not url.startswith(("http://", "https://")):
+            raise InvalidInput("--url", url, "give an http:// or https:// URL ending in /v1")
+        if not model:
+            raise InvalidInput("--model", model, "the openai backend needs --model (the served model's id)")
+        if api not in ("completions", "chat"):
+            raise InvalidInput("--api", api, "use completions or chat")
+        clock = RealClock()
+        return (
+            OpenAIBackend(url, model, api_key_env=api_key_env, api=api, timeout_s=timeout_s, ignore_eos=ignore_eos,  # type: ignore[arg-type]
+                          end_token_id=end_token, clock=clock),
+            clock,
+            None,
+        )
+    raise InvalidInput("--backend", backend, "use mock or openai")
+
+
+def bench(
+    backend: Annotated[str, typer.Option("--backend", help="mock (ground truth from --truth) or openai (any OpenAI-compatible endpoint).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Profile JSON to write.")],
+    truth: Annotated[Optional[Path], typer.Option("--truth", help="mock: TOML of [[bucket]] (max_prompt_tokens, r_prefill, r_decode, l_fixed_ms) and jitter_cv.")] = None,
+    real_time: Annotated[bool, typer.Option("--real-time", help="mock: sleep through each request instead of a virtual clock.")] = False,
+    url: Annotated[Optional[str], typer.Option("--url", help="openai: base URL ending in /v1, e.g. https://api.groq.com/openai/v1.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="openai: model id to request.")] = None,
+    api: Annotated[str, typer.Option("--api", help="openai: completions (exact prompt counts) or chat.")] = "completions",
+    api_key_env: Annotated[str, typer.Option("--api-key-env", help="Environment variable holding the API key (never logged or written).")] = "OPENAI_API_KEY",
+    ignore_eos: Annotated[bool, typer.Option("--ignore-eos", help="openai: send ignore_eos (vLLM, llama.cpp's C++ server) for exact output lengths.")] = False,
+    end_token: Annotated[Optional[int], typer.Option("--end-token", help="openai: end-token id to forbid with logit_bias -100.")] = None,
+    timeout_s: Annotated[float, typer.Option("--timeout-s", help="openai: per-read timeout, seconds.")] = 60.0,
+    buckets: Annotated[Optional[str], typer.Option("--buckets", help="Prompt lengths (tokens), comma-separated; mock default: the truth's buckets, else 512,1024,2048,8192.")] = None,
+    outputs: Annotated[str, typer.Option("--outputs", help="Output lengths (tokens), comma-separated.")] = "1,64,256",
+    repeats: Annotated[int, typer.Option("--repeats", help="Samples per (bucket, output) shape.")] = 10,
+    warmup: Annotated[int, typer.Option("--warmup", help="Warm-up requests, discarded.")] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the send order (and of the mock's jitter).")] = 0,
+    samples: Annotated[Optional[Path], typer.Option("--samples", help="Raw samples JSONL (appended; a rerun resumes). Default: OUTPUT with .samples.jsonl.")] = None,
+    artifact_id: Annotated[Optional[str], typer.Option("--artifact-id", help="Compiled artifact id recorded in the profile.")] = None,
+    hardware: Annotated[Optional[str], typer.Option("--hardware", help="Hardware recorded in the profile, e.g. groqrack-gen1.")] = None,
+    created: Annotated[Optional[str], typer.Option("--created", help="ISO 8601 timestamp to record (default now; fix it for byte-identical output).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
+) -> None:
+    """Measure R_prefill per bucket, R_decode and L_fixed; write a profile (exit 3 if samples were given up)."""
+    from benchmarks.run import measure_profile
+
+    instance, clock, truth_buckets = _make_backend(
+        backend, truth, real_time, seed, url, model, api, api_key_env, ignore_eos, end_token, timeout_s
+    )
+    bucket_list = parse_int_list("--buckets", buckets) if buckets else (truth_buckets or (512, 1024, 2048, 8192))
+    if truth_buckets is not None and max(bucket_list) > max(truth_buckets):
+        raise InvalidInput("--buckets", buckets, f"the truth's largest bucket is {max(truth_buckets)}; measure buckets up to it")
+    plan = SweepPlan(bucket_list, parse_int_list("--outputs", outputs), repeats=repeats, warmup=warmup, seed=seed)
+    samples_path = samples if samples is not None else output.with_name(output.stem + ".samples.jsonl")
+    store = SampleStore(samples_path)
+    artifact = {"id": artifact_id or (f"mock:{truth.stem}" if backend == "mock" and truth else model), "model": model, "hardware": hardware}
+
+    show = not as_json and sys.stderr.isatty()
+    progress = Progress(
+        TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=stderr, disable=not show
+    )
+    try:
+        with progress:
+            task = progress.add_task("sweep", total=None)
+            result = measure_profile(
+                instance, plan, store, artifact=artifact, clock=clock, created=created,
+                samples_ref=os.path.relpath(samples_path.resolve(), output.resolve().parent),
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except BackendHTTPError as exc:
+        stderr.print(f"error: the server refused the request ({exc}); check --url, --model and the API key in ${api_key_env}", soft_wrap=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except BackendError as exc:
+        stderr.print(f"error: backend failure ({type(exc).__name__}: {exc})", soft_wrap=True)
+        raise typer.Exit(EXIT_UNEXPECTED) from None
+    finally:
+        close = getattr(instance, "close", None)
+        if close is not None:
+            close()
+    write_json(output, result.profile)
+    if as_json:
+        sys.stdout.write(dumps_json(result.profile))
+    else:
+        print_profile(result.profile, f"profile {output}")
+        stdout.print(f"wrote {output}; samples in {samples_path}")
+    if result.summary.gave_up:
+        stderr.print(
+            f"warning: {len(result.summary.gave_up)} samples failed every attempt ({', '.join(result.summary.gave_up[:5])}...);"
+            " rerun the same command to resume", soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@profile_app.command("show")
+@guarded
+def profile_show(
+    file: Annotated[Path, typer.Argument(help="Profile JSON (lpuplan.profile/1).")],
+    png: Annotated[Optional[Path], typer.Option("--png", help="Write a PNG of the fits with their samples.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
+) -> None:
+    """Show a profile's fits, intervals and per-shape service CV; optionally plot them."""
+    profile: Profile = load_profile(file, field="FILE")
+    document = profile.to_json_dict()
+    if png is not None:
+        from benchmarks.plot import plot_profile
+
+        samples_path = (document.get("samples") or {}).get("path")
+        if samples_path and not Path(samples_path).is_absolute():
+            samples_path = str(file.parent / samples_path)
+        write_atomic(png, plot_profile(document, samples_path))
+    if as_json:
+        sys.stdout.write(dumps_json(document))
+        return
+    print_profile(document, f"profile {file}")
+    if png is not None:
+        stdout.print(f"wrote {png}")
+
+
+@profile_app.command("import")
+@guarded
+def profile_import(
+    source: Annotated[Path, typer.Argument(help="File in the foreign format.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Profile JSON to write.")],
+    from_format: Annotated[str, typer.Option("--from", help="simfaasinfer (fitted_profile.json) or blis (beta coefficients JSON/YAML).")],
+    buckets: Annotated[Optional[str], typer.Option("--buckets", help="Bucket prompt lengths (tokens) to evaluate, comma-separated.")] = None,
+    decode_context: Annotated[int, typer.Option("--decode-context", help="KV-cache length (tokens) at which R_decode is read.")] = 1024,
+    artifact_id: Annotated[Optional[str], typer.Option("--artifact-id", help="Artifact id recorded in the profile.")] = None,
+    created: Annotated[Optional[str], typer.Option("--created", help="ISO 8601 timestamp to record (default now).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
+) -> None:
+    """Convert a SimFaaSInfer fitted_profile.json or BLIS beta coefficients into a profile."""
+    from benchmarks.importers import import_blis, import_simfaasinfer
+
+    bucket_list = parse_int_list("--buckets", buckets) if buckets else None
+    if from_format == "simfaasinfer":
+        document = import_simfaasinfer(source, buckets=bucket_list, decode_context=decode_context, artifact_id=artifact_id, created=created)
+    elif from_format == "blis":
+        document = import_blis(source, buckets=bucket_list or (512, 1024, 2048, 8192), artifact_id=artifact_id, created=created)
+    else:
+        raise InvalidInput("--from", from_format, "use simfaasinfer or blis")
+    write_json(output, document)
+    if as_json:
+        sys.stdout.write(dumps_json(document))
+        return
+    print_profile(document, f"profile {output} (imported from {from_format})")
+    stdout.print(f"wrote {output}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``bench`` and the ``profile`` sub-app to ``app``."""
+    app.command("bench")(guarded(bench))
+    app.add_typer(profile_app, name="profile")
