@@ -30,6 +30,15 @@ __all__ = [
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    @model_validator(mode="after")
+    def _assumed_names_fields(self):  # type: ignore[no-untyped-def]
+        listed = getattr(self, "assumed", ())
+        allowed = sorted(set(type(self).model_fields) - {"assumed", "sources", "measured_fields", "name", "profile"})
+        unknown = [name for name in listed if name not in allowed]
+        if unknown:
+            raise ValueError(f"assumed lists unknown fields {unknown}; use some of {allowed}")
+        return self
+
 
 class TokenDistribution(_Frozen):
     """A token-count distribution: a named family or a histogram.
@@ -195,14 +204,6 @@ class Bucket(_Frozen):
         exclude=True,
         description="set by the project loader: fields filled from the profile (not a project-file key)",
     )
-
-    @field_validator("assumed")
-    @classmethod
-    def _known_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [v for v in value if v not in _BUCKET_FIELDS]
-        if unknown:
-            raise ValueError(f"assumed lists unknown fields {unknown}; use some of {list(_BUCKET_FIELDS)}")
-        return value
 
     @field_validator("sources")
     @classmethod

@@ -83,3 +83,7 @@ def main() -> None:
     """Console-script entry point."""
     app()
 
+
+
+if __name__ == "__main__":
+    main()

@@ -79,6 +79,10 @@ class Plan:
                 for key, fig in figures.items():
                     if fig["source"] == "assumed":
                         out.append(f"{section}.{key} = {fig['value']:g} {fig['unit']}")
+        workload = self.project.workload
+        for key in ("prompt_tokens", "output_tokens", "trace"):
+            if key in workload.assumed:
+                out.append(f"workload.{key}: the {key.replace('_', ' ')} distribution")
         return out
 
     def to_dict(self) -> dict[str, Any]:
