@@ -27,7 +27,7 @@ coverage):
   with padded shapes of different rates the intercept is biased.
 
 Outlier rule (documented in docs/bench.md): within each shape (bucket, output
-length), a sample whose service time lies more than 5 scaled MADs
+length) of at least 10 samples, a sample whose service time lies more than 5 scaled MADs
 (1.4826 x median absolute deviation) from the shape's median is an outlier
 and left out of every fit; a tolerance of 1e-6 x median keeps exact ties of a
 jitter-free server. Samples with cached prompt tokens (> 0) are not prefill
@@ -52,6 +52,7 @@ from dimensioning.errors import InvalidInput
 __all__ = ["Interval", "BucketRate", "ShapeStats", "FitResult", "fit_samples", "mean_interval", "rate_interval"]
 
 OUTLIER_MADS = 5.0
+OUTLIER_MIN_SAMPLES = 10  # a MAD of fewer samples is too noisy to judge by
 _MAD_SCALE = 1.4826  # MAD of a normal sample -> its standard deviation
 
 
@@ -147,7 +148,7 @@ def fit_samples(records: Iterable[SampleRecord]) -> FitResult:
     shapes: list[ShapeStats] = []
     for (bucket, output), group in sorted(by_shape.items()):
         service = np.array([r.measurement.service_s for r in group])  # type: ignore[union-attr]
-        mask = _outlier_mask(service) if len(group) >= 3 else np.zeros(len(group), dtype=bool)
+        mask = _outlier_mask(service) if len(group) >= OUTLIER_MIN_SAMPLES else np.zeros(len(group), dtype=bool)
         counts["outliers"] += int(mask.sum())
         inliers.extend(r for r, out in zip(group, mask) if not out)
         uncached = [r for r in group if not (r.measurement.cached_tokens or 0)]  # type: ignore[union-attr]

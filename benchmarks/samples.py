@@ -83,8 +83,8 @@ def _iter_lines(path: Path) -> Iterator[dict[str, Any]]:
         try:
             data = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
-                continue  # a torn last line from an interrupted run
+            if not line.rstrip().endswith("}"):
+                continue  # a line torn by an interrupted run (closed by the next append)
             raise InvalidInput(f"{path}:{number}", line[:60], "not a JSON line; give a samples file written by `lpuplan bench`") from None
         if not isinstance(data, dict) or "id" not in data or "status" not in data:
             raise InvalidInput(f"{path}:{number}", line[:60], "not a sample record; give a samples file written by `lpuplan bench`")
