@@ -1,0 +1,147 @@
+"""CLI of the facility area: ``lpuplan facility FILE [--out DIR] [--graph FILE] [--json]``.
+
+Also :func:`write_facility_outputs`, which ``lpuplan plan`` calls to write the
+facility files next to its own outputs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Callable
+
+import typer
+from rich.table import Table
+
+from facility.exports import render_facility_outputs
+from facility.from_project import plan_project_facility
+from facility.plan import FacilityResult
+from facility.topology import graphml_text
+from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
+from lpuplan.output import dumps_json, write_atomic
+from lpuplan.project import load_project
+
+__all__ = ["register", "write_facility_outputs", "render_facility_tables"]
+
+
+def write_facility_outputs(result: FacilityResult, out_dir: str | Path) -> list[Path]:
+    """Write every facility output (JSON, CSV, NetBox CSVs, xlsx, PNG) into ``out_dir``, atomically.
+
+    Returns the paths written, in a stable order.
+    """
+    out = Path(out_dir)
+    return [write_atomic(out / name, data) for name, data in render_facility_outputs(result).items()]
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}g}" if abs(value) < 1e6 else f"{value:.4e}"
+
+
+def render_facility_tables(result: FacilityResult) -> None:
+    """Print the facility result as rich tables on stdout."""
+    lay = result.layout
+    stdout.print(
+        f"[bold]{lay.site}[/]: {lay.rows} rows x {lay.pods_per_row} pods x {lay.racks_per_pod} racks"
+        f" = {lay.racks} racks; platform {result.platform.name} ({lay.chips_per_node} chips per node,"
+        f" {lay.usable_nodes_per_rack}+{lay.spare_nodes_per_rack} nodes per rack)",
+        markup=True,
+    )
+    pools = Table(title="Pools (one per bucket)")
+    for col in ("pool", "chips/replica", "nodes/replica", "lambda req/s", "S s", "replicas", "added for N+k", "normal"):
+        pools.add_column(col, justify="right" if col != "pool" else "left")
+    for p in result.pools:
+        d = p.demand
+        pools.add_row(
+            p.name,
+            str(d.chips_per_replica),
+            str(p.nodes_per_replica),
+            _fmt(d.arrival_rate),
+            _fmt(d.service_time_s),
+            f"{p.replicas_initial} -> {p.replicas_final}" + (f" ({p.unplaced} unplaced)" if p.unplaced else ""),
+            str(p.added),
+            "ok" if p.normal.passed else "FAIL",
+        )
+    stdout.print(pools)
+    levels = Table(title=f"N+{result.n_plus} by failure-domain level (required: {result.required_level})")
+    for col in ("level", "domains", "worst domain", "replicas lost", "tightest pool", "capacity margin req/s", "p99 s", "verdict"):
+        levels.add_column(col)
+    for v in result.levels:
+        tight = min(v.pools, key=lambda p: p.check.capacity_margin_rps)
+        levels.add_row(
+            v.level + (" *" if v.required else ""),
+            str(v.domains),
+            v.worst_domain or "-",
+            str(v.worst_replicas_lost),
+            tight.pool,
+            _fmt(tight.check.capacity_margin_rps),
+            _fmt(max(p.check.p99_s for p in v.pools)),
+            "ok" if v.passed else ("FAIL" if v.required else "fails (not required)"),
+        )
+    stdout.print(levels)
+    budgets = Table(title="Budgets (every element; margin = limit - value)")
+    for col in ("check", "elements", "failing", "tightest element", "value", "limit", "margin"):
+        budgets.add_column(col)
+    kinds: dict[str, list] = {}
+    for c in result.budget_checks:
+        kinds.setdefault(c.kind, []).append(c)
+    for kind, checks in kinds.items():
+        tight = min(checks, key=lambda c: c.margin)
+        budgets.add_row(
+            kind,
+            str(len(checks)),
+            str(sum(not c.passed for c in checks)),
+            tight.element,
+            f"{tight.value:.2f} {tight.unit}",
+            f"{tight.limit:.2f} {tight.unit}",
+            f"{tight.margin:.2f}",
+        )
+    stdout.print(budgets)
+    for note in result.notes:
+        stdout.print(f"note: {note}", soft_wrap=True)
+    for failure in result.failures:
+        stdout.print(f"[bold red]FAIL[/] {failure}", markup=True, soft_wrap=True)
+    stdout.print("[bold green]all facility checks pass[/]" if result.passed else "[bold red]facility checks fail[/]", markup=True)
+
+
+def _progress(enabled: bool) -> Callable[[str], None] | None:
+    if not enabled:
+        return None
+    return lambda message: stderr.print(f"[dim]{message}...[/]", markup=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``facility`` command to ``app``."""
+
+    @app.command()
+    @guarded
+    def facility(
+        file: Annotated[Path, typer.Argument(help="Project file (TOML) with [hardware], [facility] and [redundancy].")],
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Folder for facility.json, rack plan CSV/xlsx, NetBox CSVs, PNG.")
+        ] = None,
+        graph: Annotated[Path | None, typer.Option("--graph", help="Write the topology graph as GraphML here.")] = None,
+        json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object (the result) and nothing else.")] = False,
+    ) -> None:
+        """Place every replica on racks, check power, cooling and N+1 per failure domain; exit 3 if a check fails.
+
+        Replicas are added where N+1 fails at [redundancy] level. The outputs are
+        written even when a check fails: they show what fails and by how much.
+        """
+        project = load_project(file)
+        result = plan_project_facility(project, progress=_progress(not json_output and sys.stderr.isatty()))
+        files: list[Path] = []
+        if out is not None:
+            files = write_facility_outputs(result, out)
+        if graph is not None:
+            files.append(write_atomic(graph, graphml_text(result)))
+        if json_output:
+            payload = result.to_dict()
+            payload["files"] = [str(f) for f in files]
+            sys.stdout.write(dumps_json(payload))
+            sys.stdout.flush()
+        else:
+            render_facility_tables(result)
+            for f in files:
+                stdout.print(f"wrote {f}")
+        if not result.passed:
+            raise typer.Exit(EXIT_CHECK_FAILED)
