@@ -1,0 +1,115 @@
+"""The simulator against exact queueing results (issue 3, item 7).
+
+Oracles are independent of the simulator: the exact M/D/c waiting-time law
+(dimensioning.queueing.MDc: roots + FFT of the Crommelin chain), Erlang B
+(closed form, insensitive to the service law), the M/D/1/K departure-epoch
+chain (written here from shared/reference/queueing.md), and the
+Pollaczek-Khinchine means.
+
+Each grid point asserts that the exact p99 lies inside the simulator's 99%
+sectioning interval. With correct intervals, a point misses 1% of the time,
+so a fixed seed per point keeps the test deterministic; about 15% of seed
+sets would miss one of the 16 points, which is what a 99% interval means.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from dimensioning.simulate import DeterministicService, Poisson, Pool, simulate, simulate_queue
+
+queueing = pytest.importorskip("dimensioning.queueing")
+
+GRID_REQUESTS = 1_000_000
+
+
+@pytest.mark.parametrize("servers", [1, 4, 32, 256])
+@pytest.mark.parametrize("rho", [0.3, 0.7, 0.9, 0.97])
+def test_wait_p99_matches_exact_mdc(servers: int, rho: float) -> None:
+    rate = rho * servers
+    exact = queueing.MDc(arrival_rate=rate, service_time=1.0, servers=servers)
+    result = simulate(
+        Pool(replicas=servers),
+        Poisson(rate),
+        DeterministicService(1.0),
+        seed=servers * 1000 + round(rho * 100),
+        requests=GRID_REQUESTS,
+        confidence=0.99,
+    )
+    p99 = result.summary.wait["p99"]
+    assert p99.contains(exact.wait.ppf(0.99)), (p99, exact.wait.ppf(0.99))
+    latency = result.summary.latency["p99"]
+    assert latency.contains(exact.sojourn.ppf(0.99))
+    # P(W > 0) where it is large enough to be seen in a million requests.
+    if exact.prob_wait * GRID_REQUESTS > 1000:
+        assert result.summary.prob_wait.contains(exact.prob_wait)
+
+
+def _md1k_blocking(rho: float, capacity: int) -> float:
+    """M/D/1/K blocking: departure-epoch chain on {0..K-1}, P_B = 1 - 1/(pi_0 + rho) (Tijms; queueing.md)."""
+    states = capacity
+    a = stats.poisson.pmf(np.arange(states + 1), rho)
+    matrix = np.zeros((states, states))
+    for i in range(states):
+        base = max(i - 1, 0)
+        for k in range(states):
+            target = min(base + k, states - 1)
+            if base + k < states - 1:
+                matrix[i, target] += a[k]
+        matrix[i, states - 1] += 1 - matrix[i, : states - 1].sum()
+    # Stationary vector: pi (P - I) = 0, sum pi = 1.
+    system = np.vstack((matrix.T - np.eye(states), np.ones(states)))
+    rhs = np.zeros(states + 1)
+    rhs[-1] = 1
+    pi = np.linalg.lstsq(system, rhs, rcond=None)[0]
+    return 1 - 1 / (pi[0] + rho)
+
+
+def _erlang_b(offered: float, servers: int) -> float:
+    blocking = 1.0
+    for n in range(1, servers + 1):
+        blocking = offered * blocking / (n + offered * blocking)
+    return blocking
+
+
+@pytest.mark.parametrize(("rho", "capacity"), [(0.9, 5), (1.3, 10), (0.7, 3)])
+def test_md1k_blocking_matches_departure_chain(rho: float, capacity: int) -> None:
+    out = simulate_queue(rho, 1.0, 1, capacity, 400_000, seed=7)
+    low, high = out["blocking_probability_ci95"]
+    exact = _md1k_blocking(rho, capacity)
+    # 95% interval, widened by 1% of the value for the 3 x 1 comparisons' multiplicity.
+    assert low - 0.01 * exact <= exact <= high + 0.01 * exact, (exact, low, high)
+
+
+@pytest.mark.parametrize(("offered", "servers"), [(9.0, 10), (30.0, 32), (3.0, 2)])
+def test_loss_system_matches_erlang_b(offered: float, servers: int) -> None:
+    out = simulate_queue(offered, 1.0, servers, servers, 400_000, seed=3)
+    low, high = out["blocking_probability_ci95"]
+    exact = _erlang_b(offered, servers)
+    assert low - 0.01 * exact <= exact <= high + 0.01 * exact, (exact, low, high)
+    assert out["wait_p999_s"] == 0.0  # a loss system never queues
+
+
+def test_mdck_model_when_available() -> None:
+    """Against the queueing module's M/D/c/K, where it calls its figure exact."""
+    model_class = getattr(queueing, "MDcK", None)
+    if model_class is None:
+        pytest.skip("dimensioning.queueing.MDcK has not landed yet")
+    for servers, capacity, rho in [(1, 6, 0.9), (4, 4, 0.8)]:
+        model = model_class(arrival_rate=rho * servers, service_time=1.0, servers=servers, capacity=capacity)
+        out = simulate_queue(rho * servers, 1.0, servers, capacity, 400_000, seed=11)
+        low, high = out["blocking_probability_ci95"]
+        assert low - 0.01 <= model.blocking_probability <= high + 0.01
+
+
+def test_md1_mean_wait_matches_pollaczek_khinchine() -> None:
+    rho = 0.8
+    out = simulate_queue(rho / 2.0, 2.0, 1, None, 1_000_000, seed=5)
+    exact = rho * 2.0 / (2 * (1 - rho))
+    low, high = out["wait_mean_s_ci95"]
+    assert low <= exact <= high
+    assert math.isclose(out["utilization"], rho, rel_tol=0.01)
