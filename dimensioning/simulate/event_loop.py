@@ -171,14 +171,14 @@ def run_event_loop(
     hver = np.empty(cap, np.int32)
     size = 0
     seq = 0
+    # Scenario events sort after every completion at the same instant (a
+    # request that ends exactly at the failure time has completed).
+    late = np.int64(1) << np.int64(62)
     if t_fail < inf:
-        size = _heap_push(ht, hseq, hkind, hid, hver, size, seq, t_fail, _FAIL, -1, 0)
-        seq += 1
-        size = _heap_push(ht, hseq, hkind, hid, hver, size, seq, t_notice, _NOTICE, -1, 0)
-        seq += 1
+        size = _heap_push(ht, hseq, hkind, hid, hver, size, late, t_fail, _FAIL, -1, 0)
+        size = _heap_push(ht, hseq, hkind, hid, hver, size, late + 1, t_notice, _NOTICE, -1, 0)
         if t_recover < inf:
-            size = _heap_push(ht, hseq, hkind, hid, hver, size, seq, t_recover, _RECOVER, -1, 0)
-            seq += 1
+            size = _heap_push(ht, hseq, hkind, hid, hver, size, late + 2, t_recover, _RECOVER, -1, 0)
 
     i = 0
     while True:
