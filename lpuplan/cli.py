@@ -72,6 +72,7 @@ def validate(
 # Areas that add commands: each module exposes ``register(app)``.
 _AREAS: tuple[str, ...] = (
     "lpuplan.cli_dimensioning",
+    "lpuplan.cli_facility",
     "lpuplan.cli_bench",
 )
 
