@@ -17,14 +17,15 @@ coverage):
   prompt_tokens`` per sample, ``R_prefill = 1 / mean``.
 - ``l_fixed_s``, server timings present: per sample ``service - prompt_time -
   completion_time`` (what remains of the end-to-end time), mean and t interval.
-- Client timings only (no server prompt time, e.g. llama-cpp-python's server):
-  ``y = TTFT - 1/R_decode`` (the time before decoding starts) is regressed on
-  prompt tokens over every bucket by least squares, ``y = L_fixed + P/R``;
-  ``L_fixed`` is the intercept (t interval from the OLS standard error) and each
+- Client timings only (no server prompt time, e.g. llama-cpp-python's
+  server): ``y = TTFT - 1/R_decode`` is the time before decoding starts. The
+  sweep's floor samples (the smallest prompt, 1 output token) measure
+  ``L_fixed = mean(y_floor)`` directly (it includes the prefill of that
+  one-token prompt: an upper bound, off by one token's prefill), and each
   bucket's ``R_prefill = P_b / (mean(y_b) - L_fixed)``, its interval from the
-  two variances added (covariance ignored). This is an APPROXIMATION: it
-  assumes the overhead does not depend on the shape and needs >= 2 buckets;
-  with padded shapes of different rates the intercept is biased.
+  two variances added. This is an APPROXIMATION and holds only for servers
+  that do not pad prompts to a compiled shape (GPU servers, llama.cpp); a
+  padded LPU endpoint must report prompt timings (Groq's do).
 
 Outlier rule (documented in docs/bench.md): within each shape (bucket, output
 length) of at least 10 samples, a sample whose service time lies more than 5 scaled MADs
@@ -47,6 +48,7 @@ import numpy as np
 from scipy import stats
 
 from benchmarks.samples import SampleRecord
+from benchmarks.sweep import FLOOR_BUCKET
 from dimensioning.errors import InvalidInput
 
 __all__ = ["Interval", "BucketRate", "ShapeStats", "FitResult", "fit_samples", "mean_interval", "rate_interval"]
@@ -179,14 +181,18 @@ def fit_samples(records: Iterable[SampleRecord]) -> FitResult:
             "include an output length of 2 or more tokens (e.g. --outputs 1,64,256) so R_decode can be fitted",
         )
 
-    prefill_records = [r for r in inliers if not (r.measurement.cached_tokens or 0)]  # type: ignore[union-attr]
-    with_server = [r for r in prefill_records if r.measurement.server is not None and r.measurement.server.prompt_s]  # type: ignore[union-attr]
-    if with_server and len(with_server) == len(prefill_records):
-        r_prefill, l_fixed = _fit_server(with_server)
+    uncached = [r for r in inliers if not (r.measurement.cached_tokens or 0)]  # type: ignore[union-attr]
+    prefill_records = [r for r in uncached if r.bucket != FLOOR_BUCKET]
+    floor = [r for r in uncached if r.bucket == FLOOR_BUCKET]
+    if not prefill_records:
+        raise InvalidInput("buckets", [], "no uncached sample of any bucket; measure at least one bucket")
+    with_server = [r for r in uncached if r.measurement.server is not None and r.measurement.server.prompt_s]  # type: ignore[union-attr]
+    if len(with_server) == len(uncached):
+        r_prefill, l_fixed = _fit_server(prefill_records, floor)
         prefill_method = "server prompt timings"
     else:
-        r_prefill, l_fixed = _fit_client(prefill_records, r_decode.value)
-        prefill_method = "client TTFT regression on prompt length (approximation)"
+        r_prefill, l_fixed = _fit_client(prefill_records, floor, r_decode.value)
+        prefill_method = "client TTFT less the floor samples' (approximation; unpadded servers only)"
     return FitResult(
         r_prefill=r_prefill,
         r_decode=r_decode,
@@ -200,14 +206,15 @@ def fit_samples(records: Iterable[SampleRecord]) -> FitResult:
     )
 
 
-def _fit_server(records: list[SampleRecord]) -> tuple[tuple[BucketRate, ...], Interval]:
+def _fit_server(records: list[SampleRecord], floor: list[SampleRecord]) -> tuple[tuple[BucketRate, ...], Interval]:
     per_bucket: dict[int, list[float]] = defaultdict(list)
     residual: list[float] = []
-    for r in records:
+    for r in records + floor:
         m = r.measurement
         assert m is not None and m.server is not None and m.server.prompt_s is not None
-        tokens = m.server.prompt_n or m.prompt_tokens or r.prompt_tokens
-        per_bucket[r.bucket].append(m.server.prompt_s / tokens)
+        if r.bucket != FLOOR_BUCKET:
+            tokens = m.server.prompt_n or m.prompt_tokens or r.prompt_tokens
+            per_bucket[r.bucket].append(m.server.prompt_s / tokens)
         completion = m.server.completion_s or 0.0
         residual.append(m.service_s - m.server.prompt_s - completion)
     rates = []
@@ -224,42 +231,33 @@ def _fit_server(records: list[SampleRecord]) -> tuple[tuple[BucketRate, ...], In
     return tuple(rates), l_fixed
 
 
-def _fit_client(records: list[SampleRecord], r_decode: float) -> tuple[tuple[BucketRate, ...], Interval]:
-    prompt = np.array([float(r.measurement.prompt_tokens or r.prompt_tokens) for r in records])  # type: ignore[union-attr]
-    before_decode = np.array([r.measurement.ttft_s - 1.0 / r_decode for r in records])  # type: ignore[union-attr]
-    buckets = np.array([r.bucket for r in records])
-    if len(set(buckets.tolist())) < 2 or len(records) < 3:
+def _fit_client(
+    records: list[SampleRecord], floor: list[SampleRecord], r_decode: float
+) -> tuple[tuple[BucketRate, ...], Interval]:
+    if len(floor) < 2:
         raise InvalidInput(
-            "buckets", sorted(set(buckets.tolist())),
-            "without server prompt timings, L_fixed is the intercept of TTFT against prompt length:"
-            " measure at least 2 buckets (e.g. --buckets 512,2048)",
+            "floor", len(floor),
+            "without server prompt timings, L_fixed comes from the floor samples (1-token prompt, 1 output token):"
+            " keep the sweep's floor samples on and at least 2 repeats",
         )
-    design = np.column_stack([np.ones_like(prompt), prompt])
-    coef, *_ = np.linalg.lstsq(design, before_decode, rcond=None)
-    dof = len(records) - 2
-    resid = before_decode - design @ coef
-    sigma2 = float(resid @ resid) / dof
-    cov = sigma2 * np.linalg.inv(design.T @ design)
-    t = float(stats.t.ppf(0.975, dof))
-    intercept = float(coef[0])
-    se_intercept = math.sqrt(max(float(cov[0, 0]), 0.0))
-    if intercept <= 0:
-        raise InvalidInput(
-            "fit.l_fixed_s", intercept,
-            "TTFT does not extrapolate to a positive overhead at zero prompt tokens; use a server that reports prompt timings or measure more buckets",
-        )
-    l_fixed = Interval(intercept, (intercept - t * se_intercept, intercept + t * se_intercept), len(records))
+    l_fixed = mean_interval(m.ttft_s - 1.0 / r_decode for m in (r.measurement for r in floor) if m is not None)
+    if l_fixed.value <= 0:
+        raise InvalidInput("fit.l_fixed_s", l_fixed.value, "time to first token of the floor samples is shorter than one decode step; check the client clock")
+    se_floor = (l_fixed.ci95[1] - l_fixed.value) / float(stats.t.ppf(0.975, l_fixed.samples - 1))
+    per_bucket: dict[int, list[SampleRecord]] = defaultdict(list)
+    for r in records:
+        per_bucket[r.bucket].append(r)
     rates = []
-    for bucket in sorted(set(buckets.tolist())):
-        sel = buckets == bucket
-        y = before_decode[sel]
-        if y.size < 2:
-            raise InvalidInput(f"bucket {bucket}", int(y.size), "need at least 2 uncached samples per bucket; raise --repeats")
-        p = float(prompt[sel].mean())
-        d = float(y.mean()) - intercept
+    for bucket, group in sorted(per_bucket.items()):
+        if len(group) < 2:
+            raise InvalidInput(f"bucket {bucket}", len(group), "need at least 2 uncached samples per bucket; raise --repeats")
+        y = np.array([r.measurement.ttft_s - 1.0 / r_decode for r in group])  # type: ignore[union-attr]
+        p = float(np.mean([r.measurement.prompt_tokens or r.prompt_tokens for r in group]))  # type: ignore[union-attr]
+        d = float(y.mean()) - l_fixed.value
         if d <= 0:
-            raise InvalidInput(f"bucket {bucket}", d, "prefill time at or below the fitted overhead; measure more repeats")
-        half = t * math.sqrt(float(y.var(ddof=1)) / y.size + se_intercept**2)
+            raise InvalidInput(f"bucket {bucket}", d, "prefill time at or below the floor's; the server may pad prompts: use one that reports prompt timings")
+        t = float(stats.t.ppf(0.975, y.size - 1))
+        half = t * math.sqrt(float(y.var(ddof=1)) / y.size + se_floor**2)
         lo = p / (d + half)
         hi = p / (d - half) if d > half else math.inf
         rates.append(BucketRate(int(bucket), Interval(p / d, (lo, hi), int(y.size))))

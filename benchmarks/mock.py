@@ -9,7 +9,9 @@ its timeline on the backend's clock, from the moment it is sent, is
 - decode: ``O / r_decode``, with the ``O`` tokens evenly spaced, the first one
   a gap after prefill ends and the last one at the end.
 
-So the end-to-end service time is DESIGN.md's ``S = P/R_prefill + O/R_decode +
+With ``padded = false`` at the top of the truth file the prefill takes the
+request's real length instead (a GPU-like server), which is what the
+client-timing fit assumes. So the end-to-end service time is DESIGN.md's ``S = P/R_prefill + O/R_decode +
 L_fixed``. With ``jitter_cv > 0`` each of the three phases is multiplied by an
 independent lognormal factor of mean 1 and coefficient of variation
 ``jitter_cv`` (drawn from ``numpy.random.default_rng([seed, nonce])``, so a
@@ -58,6 +60,7 @@ class MockTruth(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     jitter_cv: float = Field(default=0.0, ge=0, le=2.0, description="CV of each phase's multiplicative noise")
+    padded: bool = Field(default=True, description="pad prompts to the bucket (an LPU); false: prefill the real length (a GPU server)")
     buckets: tuple[TruthBucket, ...] = Field(alias="bucket", min_length=1)
 
     @model_validator(mode="after")
@@ -144,7 +147,8 @@ class MockBackend:
         rng = np.random.default_rng([self.seed, request.nonce])
         cv = self.truth.jitter_cv
         fixed_s = bucket.l_fixed_ms / 1e3 * _lognormal_factor(rng, cv)
-        prefill_s = bucket.max_prompt_tokens / bucket.r_prefill * _lognormal_factor(rng, cv)
+        prefill_tokens = bucket.max_prompt_tokens if self.truth.padded else request.prompt_tokens
+        prefill_s = prefill_tokens / bucket.r_prefill * _lognormal_factor(rng, cv)
         decode_s = request.output_tokens / bucket.r_decode * _lognormal_factor(rng, cv)
 
         sent = self.clock.now_ns()

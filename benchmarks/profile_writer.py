@@ -76,7 +76,7 @@ def build_profile(
             "l_fixed_s": (
                 "end-to-end less queue, prompt and completion server times"
                 if fit.prefill_method.startswith("server")
-                else "intercept of (TTFT - 1/R_decode) against prompt tokens (approximation)"
+                else "mean of (TTFT - 1/R_decode) over the floor samples (approximation, an upper bound)"
             ),
             "ci95": "Student t on the mean of per-sample times; rates through 1/x",
             "outlier_rule": f"per shape, service time beyond {OUTLIER_MADS:g} x 1.4826 x MAD from the median is excluded",

@@ -10,7 +10,7 @@ from benchmarks.fit import FitResult, fit_samples
 from benchmarks.profile_writer import build_profile
 from benchmarks.protocol import Backend
 from benchmarks.samples import MemoryStore, SampleStore
-from benchmarks.sweep import SweepPlan, SweepSummary, run_sweep
+from benchmarks.sweep import FLOOR_BUCKET, SweepPlan, SweepSummary, run_sweep
 
 __all__ = ["BenchResult", "measure_profile"]
 
@@ -39,7 +39,10 @@ def measure_profile(
     earlier, different plan in the same file do not leak in.
     """
     summary = run_sweep(backend, plan, store, clock=clock, on_progress=on_progress)
-    records = [r for r in store.records() if r.bucket in plan.buckets and r.output_tokens in plan.outputs]
+    records = [
+        r for r in store.records()
+        if (r.bucket in plan.buckets and r.output_tokens in plan.outputs) or (plan.floor and r.bucket == FLOOR_BUCKET)
+    ]
     fit = fit_samples(records)
     counts = {
         "failed": sum(1 for r in records if r.status == "failed"),

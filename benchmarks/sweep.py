@@ -1,5 +1,9 @@
 """Sweeps: buckets x output lengths x repeats, one request at a time.
 
+- Floor samples (``floor``, on by default): ``repeats`` requests of the
+  smallest prompt (1 token asked) and 1 output token, recorded with bucket 0.
+  They measure the fixed overhead directly where the server reports no
+  prompt timings (see :mod:`benchmarks.fit`).
 - One request at a time, so queueing never enters a service-time sample; the
   server's own queue time, where reported, is recorded and subtracted by the fits.
 - ``warmup`` requests first (first connection, lazy loading), recorded with
@@ -30,7 +34,7 @@ from benchmarks.protocol import Backend, RequestSpec
 from benchmarks.samples import MemoryStore, SampleRecord, SampleStore
 from dimensioning.errors import InvalidInput
 
-__all__ = ["SweepPlan", "PlannedSample", "SweepSummary", "plan_samples", "run_sweep"]
+__all__ = ["FLOOR_BUCKET", "SweepPlan", "PlannedSample", "SweepSummary", "plan_samples", "run_sweep"]
 
 _WARMUP_NONCE_BASE = 1 << 40  # warm-up nonces never meet sample nonces
 
@@ -52,6 +56,7 @@ class SweepPlan:
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 30.0
     max_retry_after_s: float = 120.0
+    floor: bool = True
 
     def __post_init__(self) -> None:
         if not self.buckets or any(b < 1 for b in self.buckets):
@@ -73,7 +78,8 @@ class SweepPlan:
 @dataclass(frozen=True)
 class PlannedSample:
     sample_id: str
-    bucket: int
+    bucket: int  # 0 for a floor sample
+    prompt_tokens: int
     output_tokens: int
     repeat: int
     index: int
@@ -90,16 +96,21 @@ class SweepSummary:
     warmup: int = 0
 
 
+FLOOR_BUCKET = 0
+
+
 def sample_id(bucket: int, output_tokens: int, repeat: int) -> str:
-    return f"{bucket}x{output_tokens}#{repeat}"
+    return f"floor#{repeat}" if bucket == FLOOR_BUCKET else f"{bucket}x{output_tokens}#{repeat}"
 
 
 def plan_samples(plan: SweepPlan) -> list[PlannedSample]:
     """Every sample of the plan, in the shuffled order they are sent."""
     shapes = [(b, o, r) for b in plan.buckets for o in plan.outputs for r in range(plan.repeats)]
+    if plan.floor:
+        shapes += [(FLOOR_BUCKET, 1, r) for r in range(plan.repeats)]
     order = np.random.default_rng(plan.seed).permutation(len(shapes))
     return [
-        PlannedSample(sample_id(b, o, r), b, o, r, index)
+        PlannedSample(sample_id(b, o, r), b, b if b != FLOOR_BUCKET else 1, o, r, index)
         for index, (b, o, r) in ((int(i), shapes[int(i)]) for i in order)
     ]
 
@@ -152,14 +163,14 @@ def run_sweep(
     for w in range(plan.warmup):
         first = todo[w % len(todo)]
         number = warmups_before + w
-        spec = RequestSpec(f"warmup#{number}", first.bucket, first.output_tokens, _WARMUP_NONCE_BASE + number)
+        spec = RequestSpec(f"warmup#{number}", first.prompt_tokens, first.output_tokens, _WARMUP_NONCE_BASE + number)
         try:
             measurement = backend.measure(spec)
         except BackendError as exc:
             if not exc.retryable:
                 raise
             continue  # a failed warm-up still warmed the path
-        store.append(SampleRecord(spec.sample_id, first.bucket, first.bucket, first.output_tokens, -1, 1, "warmup", measurement))
+        store.append(SampleRecord(spec.sample_id, first.bucket, first.prompt_tokens, first.output_tokens, -1, 1, "warmup", measurement))
         summary.warmup += 1
 
     for sample in todo:
@@ -167,7 +178,7 @@ def run_sweep(
         attempt = attempts.get(sample.sample_id, 0)
         while True:
             attempt += 1
-            spec = RequestSpec(sample.sample_id, sample.bucket, sample.output_tokens, _nonce(sample.index, attempt))
+            spec = RequestSpec(sample.sample_id, sample.prompt_tokens, sample.output_tokens, _nonce(sample.index, attempt))
             try:
                 measurement = backend.measure(spec)
             except BackendError as exc:
@@ -175,7 +186,7 @@ def run_sweep(
                 summary.failed_attempts += 1
                 store.append(
                     SampleRecord(
-                        sample.sample_id, sample.bucket, sample.bucket, sample.output_tokens, sample.repeat,
+                        sample.sample_id, sample.bucket, sample.prompt_tokens, sample.output_tokens, sample.repeat,
                         attempt, "failed", None, {"type": type(exc).__name__, "message": str(exc)[:300]},
                     )
                 )
@@ -189,7 +200,7 @@ def run_sweep(
                 continue
             store.append(
                 SampleRecord(
-                    sample.sample_id, sample.bucket, sample.bucket, sample.output_tokens, sample.repeat,
+                    sample.sample_id, sample.bucket, sample.prompt_tokens, sample.output_tokens, sample.repeat,
                     attempt, "ok", measurement,
                 )
             )

@@ -9,10 +9,14 @@ from benchmarks.samples import MemoryStore
 from benchmarks.sweep import SweepPlan, run_sweep
 
 
-def make_truth(jitter_cv: float = 0.0, rates=((512, 40000.0), (2048, 32000.0)), r_decode: float = 280.0, l_fixed_ms: float = 30.0) -> MockTruth:
+def make_truth(
+    jitter_cv: float = 0.0, rates=((512, 40000.0), (2048, 32000.0)), r_decode: float = 280.0, l_fixed_ms: float = 30.0,
+    padded: bool = True,
+) -> MockTruth:
     return MockTruth.model_validate(
         {
             "jitter_cv": jitter_cv,
+            "padded": padded,
             "bucket": [
                 {"max_prompt_tokens": p, "r_prefill": r, "r_decode": r_decode, "l_fixed_ms": l_fixed_ms} for p, r in rates
             ],

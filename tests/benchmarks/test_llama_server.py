@@ -52,11 +52,11 @@ def server(tiny_model, tmp_path_factory):
 def test_sweep_against_llama_cpp_server(server, tmp_path):
     url, _ = server
     path = tmp_path / "samples.jsonl"
-    plan = SweepPlan((64, 512), (1, 16), repeats=3, warmup=1, seed=3)
+    plan = SweepPlan((64, 512, 2048), (1, 16), repeats=3, warmup=1, seed=3)
     with OpenAIBackend(url, "tiny", api_key_env=None, end_token_id=EOS_ID, timeout_s=30) as backend:
         summary = run_sweep(backend, plan, SampleStore(path))
         described = backend.describe()
-    assert summary.measured == 12 and not summary.gave_up
+    assert summary.measured == 18 + 3 and not summary.gave_up  # 3 floor samples
     assert described["tokenizer"] == "server" and described["endpoint"] == url
 
     records = [r for r in read_samples(path) if r.status == "ok"]
@@ -64,7 +64,10 @@ def test_sweep_against_llama_cpp_server(server, tmp_path):
         m = record.measurement
         assert 0 < m.first_byte_ns <= m.first_token_ns <= m.end_ns
         assert list(m.token_ns) == sorted(m.token_ns) and m.token_ns[0] == m.first_token_ns
-        assert m.prompt_tokens == record.bucket  # exact prompt lengths through /extras/tokenize
+        if record.bucket:
+            assert m.prompt_tokens == record.bucket  # exact prompt lengths through /extras/tokenize
+        else:
+            assert m.prompt_tokens <= 2  # floor: BOS and one byte
         assert m.completion_tokens == record.output_tokens == len(m.token_ns)  # EOS forbidden by logit_bias
         assert m.finish_reason == "length"
         if record.output_tokens > 1:
@@ -75,7 +78,8 @@ def test_sweep_against_llama_cpp_server(server, tmp_path):
     assert fit.r_decode_server is None  # this server reports no timings
     assert fit.r_decode.value > 0 and fit.r_decode.ci95[0] <= fit.r_decode.value <= fit.r_decode.ci95[1]
     assert fit.l_fixed_s.value > 0
-    assert [b.bucket for b in fit.r_prefill] == [64, 512]
+    assert [b.bucket for b in fit.r_prefill] == [64, 512, 2048]
+    assert all(b.rate.value > 0 for b in fit.r_prefill)
 
 
 def test_prompts_are_unique_so_the_prefix_cache_never_serves_them(server):
@@ -89,7 +93,7 @@ def test_prompts_are_unique_so_the_prefix_cache_never_serves_them(server):
 
 def test_server_killed_mid_stream_gives_failed_samples_not_measurements(tiny_model, tmp_path):
     path = tmp_path / "samples.jsonl"
-    plan = SweepPlan((64,), (3000,), repeats=2, warmup=0, max_attempts=2, backoff_base_s=0.05)
+    plan = SweepPlan((64,), (3000,), repeats=2, warmup=0, max_attempts=2, backoff_base_s=0.05, floor=False)
     with serve(tiny_model, tmp_path / "server.log") as (url, process):
         with OpenAIBackend(url, "tiny", api_key_env=None, end_token_id=EOS_ID, timeout_s=10) as backend:
             backend.prepare()  # calibrate while the server is up

@@ -38,18 +38,22 @@ class Scripted:
 
 
 def test_order_is_shuffled_deterministically_and_complete():
-    plan = SweepPlan((512, 2048), (1, 64), repeats=5)
+    plan = SweepPlan((512, 2048), (1, 64), repeats=5, floor=False)
     order = [s.sample_id for s in plan_samples(plan)]
     assert order == [s.sample_id for s in plan_samples(plan)]
     assert sorted(order) == sorted({f"{b}x{o}#{r}" for b in (512, 2048) for o in (1, 64) for r in range(5)})
     assert order != sorted(order, key=lambda s: (int(s.split("x")[0]), s))
     assert order != [s.sample_id for s in plan_samples(dataclasses.replace(plan, seed=1))]
+    with_floor = plan_samples(dataclasses.replace(plan, floor=True))
+    floor = [s for s in with_floor if s.bucket == 0]
+    assert [s.sample_id for s in floor] != [] and all(s.prompt_tokens == 1 and s.output_tokens == 1 for s in floor)
+    assert len(floor) == plan.repeats
 
 
 def test_every_sample_gets_a_distinct_nonce_and_warmups_are_not_fitted():
     backend = Scripted(MockBackend(make_truth()), {})
     store = MemoryStore()
-    summary = run_sweep(backend, SweepPlan((512, 2048), (1, 8), repeats=3, warmup=2), store, clock=backend.inner.clock)
+    summary = run_sweep(backend, SweepPlan((512, 2048), (1, 8), repeats=3, warmup=2, floor=False), store, clock=backend.inner.clock)
     nonces = [n for _, n in backend.sent]
     assert len(set(nonces)) == len(nonces)
     assert summary.warmup == 2 and summary.measured == 12
@@ -61,7 +65,7 @@ def test_every_sample_gets_a_distinct_nonce_and_warmups_are_not_fitted():
 def test_retries_honour_retry_after_then_backoff_and_record_failures():
     inner = MockBackend(make_truth())
     clock: VirtualClock = inner.clock  # type: ignore[assignment]
-    plan = SweepPlan((512,), (4,), repeats=2, warmup=0, backoff_base_s=0.5)
+    plan = SweepPlan((512,), (4,), repeats=2, warmup=0, backoff_base_s=0.5, floor=False)
     first = plan_samples(plan)[0].sample_id
     backend = Scripted(inner, {first: [BackendRateLimited("429", 429, retry_after_s=7.0), BackendTimeout("slow")]})
     store = MemoryStore()
@@ -112,7 +116,7 @@ class Interrupted(Exception):
 
 
 def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
-    plan = SweepPlan((512, 2048), (1, 8), repeats=4, warmup=1)
+    plan = SweepPlan((512, 2048), (1, 8), repeats=4, warmup=1, floor=False)
     path = tmp_path / "s.jsonl"
     inner = MockBackend(make_truth())
     calls = {"n": 0}
