@@ -74,6 +74,7 @@ _AREAS: tuple[str, ...] = (
     "lpuplan.cli_dimensioning",
     "lpuplan.cli_facility",
     "lpuplan.cli_bench",
+    "lpuplan.cli_simulate",
 )
 
 for _module in _AREAS:

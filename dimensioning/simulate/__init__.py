@@ -20,7 +20,7 @@ from dimensioning.simulate.check import simulate_queue
 from dimensioning.simulate.lindley import lindley_start_times
 from dimensioning.simulate.records import Records
 from dimensioning.simulate.run import SimulationResult, simulate
-from dimensioning.simulate.scenario import OUTCOMES, ROUTINGS, Failure, Pool
+from dimensioning.simulate.scenario import OUTCOMES, ROUTINGS, Failure, Pool, parse_failure
 from dimensioning.simulate.service import (
     BucketMixService,
     BucketShape,
@@ -54,6 +54,7 @@ __all__ = [
     "sample_tokens",
     "Pool",
     "Failure",
+    "parse_failure",
     "ROUTINGS",
     "OUTCOMES",
     "Records",

@@ -8,7 +8,7 @@ from typing import Literal
 
 from dimensioning.errors import InvalidInput
 
-__all__ = ["Pool", "Failure", "ROUTINGS", "Routing", "OUTCOMES", "COMPLETED", "SHED", "LOST", "REJECTED"]
+__all__ = ["Pool", "Failure", "parse_failure", "ROUTINGS", "Routing", "OUTCOMES", "COMPLETED", "SHED", "LOST", "REJECTED"]
 
 Routing = Literal["central", "random", "round_robin", "jsq", "power_of_two", "least_work_left"]
 ROUTINGS: tuple[str, ...] = ("central", "random", "round_robin", "jsq", "power_of_two", "least_work_left")
@@ -108,3 +108,45 @@ class Failure:
             raise InvalidInput("fail.replicas", self.replicas, f"the pool has replicas 0..{pool.replicas - 1}")
         if len(set(self.replicas)) != len(self.replicas):
             raise InvalidInput("fail.replicas", self.replicas, "list each failed replica once")
+
+
+_FAILURE_KEYS = {
+    "failover": "failover_time_s",
+    "recover": "recover_at_s",
+    "in_service": "in_service",
+    "unnoticed": "unnoticed",
+    "timeout": "timeout_s",
+    "retries": "max_retries",
+}
+
+
+def parse_failure(spec: str) -> Failure:
+    """Parse the CLI's ``--fail`` text: ``R[,R...]@T[:key=value...]``.
+
+    Keys: ``failover`` (s), ``recover`` (s, absolute time), ``in_service``
+    (lost|retry), ``unnoticed`` (lost|timeout|retry), ``timeout`` (s),
+    ``retries`` (count). Example: ``0,1@120:failover=20:unnoticed=timeout:timeout=30:recover=900``.
+    """
+    field = "--fail"
+    fix = "write R[,R...]@SECONDS[:failover=S][:recover=S][:in_service=lost|retry][:unnoticed=lost|timeout|retry][:timeout=S][:retries=N]"
+    head, *options = spec.split(":")
+    replicas_text, at, time_text = head.partition("@")
+    if not at:
+        raise InvalidInput(field, spec, fix)
+    try:
+        replicas = tuple(int(r) for r in replicas_text.split(","))
+        kwargs: dict[str, object] = {"replicas": replicas, "at_s": float(time_text)}
+        for option in options:
+            key, eq, value = option.partition("=")
+            if not eq or key not in _FAILURE_KEYS:
+                raise InvalidInput(field, spec, f"unknown option {option!r}; {fix}")
+            name = _FAILURE_KEYS[key]
+            if name in ("in_service", "unnoticed"):
+                kwargs[name] = value
+            elif name == "max_retries":
+                kwargs[name] = int(value)
+            else:
+                kwargs[name] = float(value)
+    except ValueError:
+        raise InvalidInput(field, spec, fix) from None
+    return Failure(**kwargs)  # type: ignore[arg-type]

@@ -90,7 +90,8 @@ class Summary:
         put("prob_wait", self.prob_wait)
         put("shed_rate", self.shed_rate)
         put("loss_rate", self.loss_rate)
-        return out
+        # An empty run has no throughput: None, never NaN, in JSON.
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
 
 
 def _busy_time(records: Records, until: float) -> float:
