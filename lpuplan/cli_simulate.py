@@ -228,6 +228,7 @@ def plot_png(series: TimeSeries, failure: Failure | None, title: str) -> bytes:
     top.set_title(title)
     bottom.plot(mid, series.queue_depth, label="queue depth", color="tab:purple")
     bottom.plot(mid, series.busy_slots, label="busy slots", color="tab:green")
+    bottom.plot(mid, series.sheds + series.losses, label="shed + lost (per interval)", color="tab:orange")
     bottom.set_ylabel("requests (interval mean)")
     bottom.set_xlabel("time (s)")
     bottom.legend(loc="upper right")
