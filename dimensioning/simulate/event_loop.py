@@ -126,10 +126,10 @@ def run_event_loop(
     outcome = np.full(n, -1, np.int8)
     attempts = np.zeros(n, np.int8)
     version = np.zeros(n, np.int32)
-    slot_of = np.full(n, -1, np.int64)
+    slot_of = np.empty(n, np.int64)  # set on every arrival
 
     # FIFO queues: linked lists over request ids.
-    qnext = np.full(n, -1, np.int64)
+    qnext = np.empty(n, np.int64)  # set on every enqueue
     qhead = np.full(n_queues, -1, np.int64)
     qtail = np.full(n_queues, -1, np.int64)
     qlen = np.zeros(n_queues, np.int64)
@@ -397,6 +397,7 @@ def run_event_loop(
         req = arriving
         attempts[req] += 1
         enter[req] = t
+        slot_of[req] = -1
         if rejected[req]:
             outcome[req] = _REJECTED
             end[req] = t
