@@ -17,6 +17,7 @@ from dimensioning.simulate.arrivals import (
     parse_arrivals,
 )
 from dimensioning.simulate.check import simulate_queue
+from dimensioning.simulate.estimates import LatencyEstimate, simulate_pool_latency
 from dimensioning.simulate.lindley import lindley_start_times
 from dimensioning.simulate.records import Records
 from dimensioning.simulate.run import SimulationResult, simulate
@@ -66,5 +67,7 @@ __all__ = [
     "SimulationResult",
     "simulate",
     "simulate_queue",
+    "simulate_pool_latency",
+    "LatencyEstimate",
     "lindley_start_times",
 ]

@@ -142,3 +142,28 @@ def test_summary_to_dict_is_json_ready():
     assert out["wait_p99_s_ci95"][0] <= out["wait_p99_s"] <= out["wait_p99_s_ci95"][1]
     assert 0 < out["goodput_rps"] <= out["throughput_rps"]
     assert not any(isinstance(v, float) and math.isnan(v) for v in out.values())
+
+
+def test_plan_estimate_of_one_bucket_matches_exact_mdc():
+    from dimensioning.queueing import MDc
+    from dimensioning.simulate import simulate_pool_latency
+
+    bucket = Bucket(max_prompt_tokens=512, max_output_tokens=100, r_prefill=1000.0, r_decode=50.0, l_fixed_ms=20.0, slots=4)
+    service_s = bucket_service_time(bucket)
+    rate = 0.9 * 3 * 4 / service_s
+    estimate = simulate_pool_latency([bucket], rate, 3, shares=[1.0], seed=1, requests=400_000)
+    exact = MDc(arrival_rate=rate, service_time=service_s, servers=12)
+    assert estimate.latency_p99_s.contains(exact.sojourn.ppf(0.99))
+    assert estimate.method == "simulated" and "400,000 requests" in estimate.note
+    assert estimate.bucket_latency_p99_s[bucket.label] is not None
+
+
+def test_plan_estimate_with_real_output_lengths_is_below_the_bound():
+    from dimensioning.simulate import simulate_pool_latency
+
+    buckets = [_bucket(512, 400), _bucket(2048, 400)]
+    prompt = TokenDistribution(distribution="lognormal", mean=600.0, std=400.0)
+    output = TokenDistribution(distribution="lognormal", mean=100.0, std=80.0)
+    bound = simulate_pool_latency(buckets, 1.0, 12, shares=[0.8, 0.2], seed=2, requests=100_000)
+    real = simulate_pool_latency(buckets, 1.0, 12, prompt_tokens=prompt, output_tokens=output, seed=2, requests=100_000)
+    assert real.latency_p99_s.value < bound.latency_p99_s.value
