@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Annotated, Callable
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
-from facility.exports import render_facility_outputs
+from facility.exports import output_renderers
 from facility.from_project import plan_project_facility
 from facility.plan import FacilityResult
 from facility.topology import graphml_text
@@ -24,13 +25,23 @@ from lpuplan.project import load_project
 __all__ = ["register", "write_facility_outputs", "render_facility_tables"]
 
 
-def write_facility_outputs(result: FacilityResult, out_dir: str | Path) -> list[Path]:
+def write_facility_outputs(result: FacilityResult, out_dir: str | Path, *, show_progress: bool = False) -> list[Path]:
     """Write every facility output (JSON, CSV, NetBox CSVs, xlsx, PNG) into ``out_dir``, atomically.
 
-    Returns the paths written, in a stable order.
+    Returns the paths written, in a stable order. ``show_progress`` draws a
+    progress bar on stderr (large sites take several seconds).
     """
     out = Path(out_dir)
-    return [write_atomic(out / name, data) for name, data in render_facility_outputs(result).items()]
+    written: list[Path] = []
+    renderers = output_renderers()
+    with Progress(console=stderr, disable=not show_progress, transient=True) as progress:
+        task = progress.add_task("writing facility outputs", total=len(renderers))
+        for label, render in renderers:
+            progress.update(task, description=f"writing {label}")
+            for name, data in render(result).items():
+                written.append(write_atomic(out / name, data))
+            progress.advance(task)
+    return written
 
 
 def _fmt(value: float, digits: int = 3) -> str:
@@ -128,10 +139,11 @@ def register(app: typer.Typer) -> None:
         written even when a check fails: they show what fails and by how much.
         """
         project = load_project(file)
-        result = plan_project_facility(project, progress=_progress(not json_output and sys.stderr.isatty()))
+        interactive = not json_output and sys.stderr.isatty()
+        result = plan_project_facility(project, progress=_progress(interactive))
         files: list[Path] = []
         if out is not None:
-            files = write_facility_outputs(result, out)
+            files = write_facility_outputs(result, out, show_progress=interactive)
         if graph is not None:
             files.append(write_atomic(graph, graphml_text(result)))
         if json_output:
