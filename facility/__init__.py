@@ -1,3 +1,57 @@
-"""Facility: hardware catalogue, topology, placement, budgets, failure domains."""
+"""Facility: hardware catalogue, topology, placement, budgets, failure domains.
 
-__all__: list[str] = []
+The entry points: :func:`plan_facility` (pools in, :class:`FacilityResult`
+out), :func:`plan_project_facility` (from a project file), the exporters
+(:func:`render_facility_outputs`) and the graph (:func:`build_topology`).
+"""
+
+from facility.catalog import Catalog, CatalogFigure, ModelSpec, Platform, load_catalog, resolve_model, resolve_platform
+from facility.demand import PoolCheck, PoolDemand, check_pool, minimal_replicas
+from facility.from_project import plan_project_facility, pool_demands
+from facility.inputs import CoolingSpec, FacilitySpec, FeedSpec, HardwareSpec, NodePower, SupplySpec
+from facility.memory_fit import ReplicaSize, fit_memory, replica_size
+from facility.plan import FacilityResult, plan_facility
+
+__all__ = [
+    "Catalog",
+    "CatalogFigure",
+    "ModelSpec",
+    "Platform",
+    "load_catalog",
+    "resolve_model",
+    "resolve_platform",
+    "PoolCheck",
+    "PoolDemand",
+    "check_pool",
+    "minimal_replicas",
+    "render_facility_outputs",
+    "plan_project_facility",
+    "pool_demands",
+    "CoolingSpec",
+    "FacilitySpec",
+    "FeedSpec",
+    "HardwareSpec",
+    "NodePower",
+    "SupplySpec",
+    "ReplicaSize",
+    "fit_memory",
+    "replica_size",
+    "FacilityResult",
+    "plan_facility",
+    "build_topology",
+    "graphml_text",
+]
+
+_LAZY = {
+    "render_facility_outputs": "facility.exports",
+    "build_topology": "facility.topology",
+    "graphml_text": "facility.topology",
+}
+
+
+def __getattr__(name: str):  # exporters pull in matplotlib: load them on first use only
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'facility' has no attribute {name!r}")
