@@ -7,7 +7,6 @@ out), :func:`plan_project_facility` (from a project file), the exporters
 
 from facility.catalog import Catalog, CatalogFigure, ModelSpec, Platform, load_catalog, resolve_model, resolve_platform
 from facility.demand import PoolCheck, PoolDemand, check_pool, minimal_replicas
-from facility.from_project import plan_project_facility, pool_demands
 from facility.inputs import CoolingSpec, FacilitySpec, FeedSpec, HardwareSpec, NodePower, SupplySpec
 from facility.memory_fit import ReplicaSize, fit_memory, replica_size
 from facility.plan import FacilityResult, plan_facility
@@ -43,13 +42,15 @@ __all__ = [
 ]
 
 _LAZY = {
+    "plan_project_facility": "facility.from_project",
+    "pool_demands": "facility.from_project",
     "render_facility_outputs": "facility.exports",
     "build_topology": "facility.topology",
     "graphml_text": "facility.topology",
 }
 
 
-def __getattr__(name: str):  # exporters pull in matplotlib: load them on first use only
+def __getattr__(name: str):  # exporters pull in matplotlib, traffic scipy: load on first use
     if name in _LAZY:
         import importlib
 
