@@ -75,6 +75,14 @@ class HardwareSpec(_Frozen):
     )
     assumed: tuple[str, ...] = ()
 
+    @model_validator(mode="after")
+    def _assumed_known(self) -> "HardwareSpec":
+        unknown = [name for name in self.assumed if name not in type(self).model_fields or name == "assumed"]
+        if unknown:
+            fields = [f for f in type(self).model_fields if f != "assumed"]
+            raise ValueError(f"assumed lists unknown fields {unknown}; use some of {fields}")
+        return self
+
     @property
     def kv_bytes(self) -> float:
         return BYTES_PER_PARAMETER[self.kv_precision or self.precision]
@@ -139,6 +147,14 @@ class FacilitySpec(_Frozen):
     cooling: CoolingSpec
     supply: SupplySpec = SupplySpec()
     assumed: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _assumed_known(self) -> "FacilitySpec":
+        unknown = [name for name in self.assumed if name not in type(self).model_fields or name == "assumed"]
+        if unknown:
+            fields = [f for f in type(self).model_fields if f != "assumed"]
+            raise ValueError(f"assumed lists unknown fields {unknown}; use some of {fields}")
+        return self
 
     @model_validator(mode="after")
     def _spares(self) -> "FacilitySpec":
