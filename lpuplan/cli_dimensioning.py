@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import math
 import tomllib
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 from rich.table import Table
 
 from dimensioning.errors import InvalidInput
 from dimensioning.queueing import MDc, MDcK
-from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stdout
+from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
 from lpuplan.output import dumps_json, write_atomic, write_json
 from lpuplan.plan import Plan, build_plan
+from lpuplan.plan_simulated import SIMULATION_SEED
 from lpuplan.project import Project, example_project_text, load_project, parse_project
 from lpuplan.render_markdown import render_capacity_worksheet, render_inputs_worksheet
 from lpuplan.render_terminal import print_plan, print_sizing
@@ -53,9 +55,10 @@ def _load(file: Optional[Path]) -> tuple[Project, str]:
     return load_project(file), str(file)
 
 
-def run_plan(project: Project, source: str, out_dir: Path | None) -> tuple[Plan, list[Path]]:
+def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: bool = True, seed: int | None = None,
+             progress: Callable[[str], None] | None = None) -> tuple[Plan, list[Path]]:
     """Build the plan and write its outputs (plan.json and the worksheets)."""
-    plan = build_plan(project)
+    plan = build_plan(project, simulate=simulate, seed=seed, progress=progress)
     written: list[Path] = []
     if out_dir is not None:
         written.append(write_json(out_dir / "plan.json", plan.to_dict()))
@@ -120,11 +123,18 @@ def register(app: typer.Typer) -> None:
     def plan(
         file: Annotated[Optional[Path], typer.Argument(help="Project file (TOML); the embedded example when omitted.")] = None,
         out: Annotated[Path, typer.Option("--out", help="Folder for plan.json and the worksheets.")] = Path("lpuplan-out"),
+        simulate: Annotated[bool, typer.Option("--simulate/--no-simulate", help="Add simulated figures where no exact formula exists.")] = True,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the plan's simulations.")] = SIMULATION_SEED,
         json_output: Annotated[bool, typer.Option("--json", help="Print plan.json to stdout and nothing else.")] = False,
     ) -> None:
         """The main job: size, admit, check, and write plan.json plus the worksheets."""
         project, source = _load(file)
-        result, written = run_plan(project, source, out)
+        with stderr.status("planning", spinner="dots") if not json_output and stderr.is_terminal else nullcontext() as status:
+            def progress(message: str) -> None:
+                if status is not None:
+                    status.update(message)
+
+            result, written = run_plan(project, source, out, simulate=simulate, seed=seed, progress=progress)
         if json_output:
             stdout.file.write(dumps_json(result.to_dict()))
         else:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from dimensioning.inputs import Bucket
 from dimensioning.provenance import Figure, Source
 from dimensioning.sizing import BucketSizing, SharedPoolSizing, Targets, size_bucket, size_shared_pool
 from dimensioning.traffic import TrafficSplit, split_traffic
+from lpuplan.plan_simulated import SimulatedFigures, simulate_plan
 from lpuplan.project import Project
 
 __all__ = ["PLAN_SCHEMA", "Check", "Plan", "build_plan", "size_project"]
@@ -45,6 +46,7 @@ class Plan:
     shared: SharedPoolSizing
     inputs: dict[str, Any]
     checks: tuple[Check, ...]
+    simulated: SimulatedFigures | None = None
 
     @property
     def passed(self) -> bool:
@@ -102,6 +104,7 @@ class Plan:
             },
             "shared": {**_plain(self.shared), "chips": self.shared_chips},
             "checks": [dataclasses.asdict(c) for c in self.checks],
+            "simulated": _plain(self.simulated),
         }
 
 
@@ -231,9 +234,32 @@ def _checks(project: Project, targets: Targets, split: TrafficSplit, dedicated: 
     return checks
 
 
-def build_plan(project: Project) -> Plan:
-    """Run the whole pipeline on a validated project."""
+def _simulated_checks(simulated: SimulatedFigures) -> list[Check]:
+    """The simulator referees the approximate figures (bursty arrivals)."""
+    checks = []
+    if simulated.bursty_at_bound is not None:
+        for name, row in simulated.bursty_at_bound["buckets"].items():
+            if "slo_s" not in row:
+                continue
+            checks.append(Check("p99 latency (simulated, bursty arrivals)", name, row["within_slo"], row["latency_p99_s"], row["slo_s"], "s",
+                                "simulated at the bucket bound; passes when the 95% interval's upper end is within the SLO"))
+    return checks
+
+
+def build_plan(project: Project, *, simulate: bool = False, seed: int | None = None,
+               progress: Callable[[str], None] | None = None) -> Plan:
+    """Run the whole pipeline on a validated project.
+
+    With ``simulate``, the simulator adds what has no exact formula (expected
+    latency with real output lengths, bursty arrivals, the shared pool with
+    c > 1), seeded so the plan stays byte-for-byte reproducible.
+    """
     targets, split, dedicated, shared = size_project(project)
     checks = _checks(project, targets, split, dedicated)
-    return Plan(project, targets, split, dedicated, shared, _input_figures(project), tuple(checks))
+    simulated = None
+    if simulate:
+        kwargs = {} if seed is None else {"seed": seed}
+        simulated = simulate_plan(project, dedicated, shared, progress=progress, **kwargs)
+        checks += _simulated_checks(simulated)
+    return Plan(project, targets, split, dedicated, shared, _input_figures(project), tuple(checks), simulated)
 

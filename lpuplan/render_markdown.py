@@ -150,6 +150,7 @@ def render_capacity_worksheet(plan: Plan) -> str:
         "shared_summary": shared_summary,
         "shared_rows": "\n".join(shared_rows),
         "check_rows": "\n".join(check_rows),
+        "simulated": _simulated_section(plan),
     }
     return fill_template(_template(WORKSHEETS["capacity_model.md"]), values)
 
@@ -162,3 +163,30 @@ def _check_value(value: float | None, unit: str) -> str:
     if unit in ("probability", "share"):
         return prob(value)
     return num(value)
+
+
+def _interval_ms(value: float, interval: list[float]) -> str:
+    return f"{ms(value)} [{ms(interval[0])}, {ms(interval[1])}]"
+
+
+def _simulated_section(plan: Plan) -> str:
+    sim = plan.simulated
+    if sim is None:
+        return "Not run (`--no-simulate`)."
+    parts = []
+    for title, figures in (
+        ("Dedicated pools, expected latency with the real output lengths (the sizing uses the bound)", sim.expected_with_real_outputs),
+        ("Dedicated pools at the bound, bursty arrivals (referee of the GI/D/c approximation)", sim.bursty_at_bound),
+        ("Shared pool alternative (referee of the M/G/c approximation)", sim.shared_pool),
+    ):
+        if figures is None:
+            continue
+        rows = [f"| {_cell(name)} | {_interval_ms(r['latency_p99_s'], r['latency_p99_s_ci95'])} | {ms(r.get('slo_s'))} |"
+                f" {'yes' if r.get('within_slo') else 'no'} |" for name, r in figures["buckets"].items()]
+        parts.append(
+            f"**{title}.** {_cell(figures['note'])}. Pool-wide p99 latency {_interval_ms(figures['latency_p99_s'], figures['latency_p99_s_ci95'])} ms,"
+            f" p99 wait {_interval_ms(figures['wait_p99_s'], figures['wait_p99_s_ci95'])} ms.\n\n"
+            "| bucket | p99 latency ms [95% CI] | SLO ms | within SLO |\n|---|---|---|---|\n" + "\n".join(rows)
+        )
+    parts += [f"- skipped: {_cell(reason)}" for reason in sim.skipped]
+    return "\n\n".join(parts) if parts else "Nothing needed simulating."

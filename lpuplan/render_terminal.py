@@ -8,25 +8,31 @@ from rich.table import Table
 from lpuplan.formatting import ms, num, pct, prob
 from lpuplan.plan import Plan
 
-__all__ = ["print_sizing", "print_checks", "print_plan"]
+__all__ = ["print_sizing", "print_simulated", "print_checks", "print_plan"]
 
 
 def print_sizing(plan: Plan, console: Console) -> None:
     table = Table(title=f"Dedicated pools - {plan.project.name}", title_justify="left")
     for column, justify in (
-        ("bucket", "left"), ("share", "right"), ("lambda req/s", "right"), ("S ms", "right"), ("S mean ms", "right"),
-        ("N", "right"), ("binding", "left"), ("rho", "right"), ("rho deg", "right"), ("p50 ms", "right"),
-        ("p95 ms", "right"), ("p99 ms", "right"), ("p99.9 ms", "right"), ("p99 deg ms", "right"), ("SLO ms", "right"),
-        ("Queue_cap", "right"), ("shed", "right"), ("shed deg", "right"),
+        ("bucket", "left"), ("share", "right"), ("req/s", "right"), ("S ms", "right"), ("S mean ms", "right"),
+        ("mu /replica", "right"), ("N", "right"), ("binding", "left"), ("rho", "right"), ("rho deg", "right"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for b in plan.dedicated:
-        adm, adm_d = b.admission_normal, b.admission_degraded
         table.add_row(
             b.name, pct(b.traffic.share, 2), num(b.traffic.arrival_rate, 2), ms(b.service.total_s), ms(b.service.mean_s),
-            str(b.replicas), ", ".join(b.binding), pct(b.normal.utilization), pct(b.degraded.utilization),
-            ms(b.normal.latency_p50_s), ms(b.normal.latency_p95_s), ms(b.normal.latency_p99_s), ms(b.normal.latency_p999_s),
-            ms(b.degraded.latency_p99_s), ms(b.slo_s),
+            num(b.mu, 3), str(b.replicas), ", ".join(b.binding), pct(b.normal.utilization), pct(b.degraded.utilization),
+        )
+    console.print(table)
+    table = Table(title="Latency (wait + S_bucket) and admission", title_justify="left")
+    for column in ("bucket", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "p99 deg ms", "SLO ms", "C_max", "Queue_cap",
+                   "shed", "shed deg"):
+        table.add_column(column, justify="left" if column == "bucket" else "right")
+    for b in plan.dedicated:
+        adm, adm_d = b.admission_normal, b.admission_degraded
+        table.add_row(
+            b.name, ms(b.normal.latency_p50_s), ms(b.normal.latency_p95_s), ms(b.normal.latency_p99_s),
+            ms(b.normal.latency_p999_s), ms(b.degraded.latency_p99_s), ms(b.slo_s), str(b.slots),
             num(adm.queue_cap) if adm else "-", prob(adm.shed_probability) if adm else "-",
             prob(adm_d.shed_probability) if adm_d else "-",
         )
@@ -62,6 +68,26 @@ def print_checks(plan: Plan, console: Console) -> None:
     console.print("[green]every check passes[/]" if plan.passed else "[bold red]the plan fails a check[/] (exit 3)")
 
 
+def print_simulated(plan: Plan, console: Console) -> None:
+    sim = plan.simulated
+    if sim is None:
+        return
+    table = Table(title="Simulated (95% intervals; the sizing above uses exact bounds)", title_justify="left")
+    for column in ("figure", "bucket", "p99 latency ms", "95% CI ms", "SLO ms"):
+        table.add_column(column)
+    for label, figures in (("expected, real outputs", sim.expected_with_real_outputs),
+                           ("bursty arrivals, bound", sim.bursty_at_bound), ("shared pool", sim.shared_pool)):
+        if figures is None:
+            continue
+        for name, row in figures["buckets"].items():
+            lo, hi = row["latency_p99_s_ci95"]
+            table.add_row(label, name, ms(row["latency_p99_s"]), f"{ms(lo)} - {ms(hi)}", ms(row.get("slo_s")))
+    console.print(table)
+    for reason in sim.skipped:
+        console.print(f"skipped: {reason}")
+
+
 def print_plan(plan: Plan, console: Console) -> None:
     print_sizing(plan, console)
+    print_simulated(plan, console)
     print_checks(plan, console)
