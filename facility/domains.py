@@ -150,9 +150,12 @@ def worst_losses(
 
 @dataclass(frozen=True)
 class PoolLoss:
+    """One pool in one domain's loss: replicas lost and left, capacity left (req/s at rho = 1)."""
+
     pool: str
     lost: int
     left: int
+    capacity_left_rps: float
     passed: bool
 
 
@@ -173,7 +176,10 @@ class DomainImpact:
             "level": self.level,
             "kind": self.kind,
             "replicas_lost": list(self.replicas_lost),
-            "pools": {p.pool: {"lost": p.lost, "left": p.left, "passed": p.passed} for p in self.pools},
+            "pools": {
+                p.pool: {"lost": p.lost, "left": p.left, "capacity_left_rps": p.capacity_left_rps, "passed": p.passed}
+                for p in self.pools
+            },
             "passed": self.passed,
         }
 
@@ -251,7 +257,13 @@ def evaluate_domains(
             pool = placements[rid].pool
             counts[pool] = counts.get(pool, 0) + 1
         losses = tuple(
-            PoolLoss(pool, lost, replicas[pool] - lost, check(pool, replicas[pool] - lost).passed)
+            PoolLoss(
+                pool,
+                lost,
+                replicas[pool] - lost,
+                max(replicas[pool] - lost, 0) * pools[pool].slots / pools[pool].service_time_s,
+                check(pool, replicas[pool] - lost).passed,
+            )
             for pool, lost in sorted(counts.items())
         )
         impacts.append(

@@ -128,6 +128,11 @@ def replica_size(
             lines += (f"whole nodes: ceil({chips_given} / {cpn}) = {nodes} nodes = {rounded} chips",)
         else:
             lines += (f"= {nodes} nodes x {cpn} chips",)
+        if model is not None and hardware is not None and context_tokens is not None:
+            fit = fit_memory(model, hardware, platform, context_tokens=context_tokens, slots=slots, field=field)
+            lines += (f"for comparison, the memory fit of {model.name} needs at least {fit.chips_requested} chips",)
+            if chips_given < fit.chips_requested:
+                lines += ("the given figure is below the memory fit's lower bound: check it",)
         return ReplicaSize(rounded, nodes, chips_given, "given", lines)
     if model is None or hardware is None or context_tokens is None:
         raise InvalidInput(

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 from facility.checks import BudgetCheck, budget_check
 from facility.layout import Layout
+from facility.thermal import airflow_cfm, airflow_m3_per_h, heat_btu_per_h
 
 __all__ = ["RackPower", "PowerTotal", "rack_power", "power_checks"]
 
@@ -39,6 +40,9 @@ class RackPower:
     max_kw: float
     phase_max_kw: tuple[float, ...]
     per_feed_normal_kw: float
+    heat_btu_per_h: float = 0.0
+    airflow_cfm: float = 0.0
+    airflow_m3_per_h: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -88,6 +92,9 @@ def rack_power(layout: Layout, fill: Sequence[int]) -> list[RackPower]:
                 max_kw=max_kw,
                 phase_max_kw=tuple(legs),
                 per_feed_normal_kw=max_kw / 2,
+                heat_btu_per_h=heat_btu_per_h(max_kw),  # at maximum draw
+                airflow_cfm=airflow_cfm(max_kw * 1e3, layout.cooling.delta_t_f),
+                airflow_m3_per_h=airflow_m3_per_h(max_kw * 1e3, layout.cooling.delta_t_f),
             )
         )
     return out

@@ -73,6 +73,11 @@ def render_facility_tables(result: FacilityResult) -> None:
             "ok" if p.normal.passed else "FAIL",
         )
     stdout.print(pools)
+    for p in result.pools:
+        if p.size is not None:
+            stdout.print(f"chips per replica, {p.name} ({p.size.source}):", soft_wrap=True)
+            for line in p.size.arithmetic:
+                stdout.print(f"  {line}", soft_wrap=True)
     levels = Table(title=f"N+{result.n_plus} by failure-domain level (required: {result.required_level})")
     for col in ("level", "domains", "worst domain", "replicas lost", "tightest pool", "capacity margin req/s", "p99 s", "verdict"):
         levels.add_column(col)

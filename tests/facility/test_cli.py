@@ -80,6 +80,7 @@ def test_passing_plan_writes_every_output(app, tmp_path):
                                       "--graph", str(tmp_path / "g.graphml")])
     assert result.exit_code == 0, result.output
     assert "all facility checks pass" in result.output
+    assert "KV cache = 16 slots x 9216 tokens" in result.output  # the memory fit's arithmetic is shown
     names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert {"facility.json", "rack_plan.csv", "budgets.csv", "failure_domains.csv", "rack_plan.xlsx",
             "rack_plan.png", "netbox/racks.csv", "netbox/devices.csv", "netbox/power_feeds.csv"} <= names

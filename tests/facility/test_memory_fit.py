@@ -56,3 +56,11 @@ def test_neither_figure_nor_model_is_an_input_error():
     with pytest.raises(InvalidInput) as info:
         replica_size(PLATFORM, chips_given=None, field="bucket[0].chips_per_replica")
     assert info.value.field == "bucket[0].chips_per_replica"
+
+
+def test_given_figure_is_compared_with_the_fit():
+    model = resolve_model(load_catalog(), "llama-2-70b")
+    r = replica_size(PLATFORM, chips_given=576, model=model, hardware=HardwareSpec(), context_tokens=4096, slots=16)
+    assert r.chips_per_replica == 576 and "at least 424 chips" in r.arithmetic[-1]
+    low = replica_size(PLATFORM, chips_given=256, model=model, hardware=HardwareSpec(), context_tokens=4096, slots=16)
+    assert "below the memory fit" in low.arithmetic[-1]
