@@ -10,29 +10,19 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Callable
 
 import typer
 
 from dimensioning.errors import InvalidInput
-from dimensioning.simulate import (
-    BucketMixService,
-    Failure,
-    JitteredService,
-    Pool,
-    ROUTINGS,
-    SimulationResult,
-    TimeSeries,
-    TokenService,
-    TraceArrivals,
-    bucket_service_time,
-    parse_arrivals,
-    parse_failure,
-    simulate,
-)
+from dimensioning.simulate.scenario import ROUTINGS, Failure, Pool, parse_failure
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
 from lpuplan.output import dumps_json, write_atomic, write_json
 from lpuplan.project import Project, load_project
+
+if TYPE_CHECKING:
+    from dimensioning.simulate.run import SimulationResult
+    from dimensioning.simulate.timeseries import TimeSeries
 
 __all__ = ["register", "build_scenario", "result_dict", "plot_png"]
 
@@ -87,6 +77,9 @@ def build_scenario(
     rate: float | None = None,
 ) -> tuple[list[Pool], Any, Any, dict[str, Any]]:
     """Pools, arrival process, service model and a description, from a project and the CLI's choices."""
+    from dimensioning.simulate.arrivals import TraceArrivals, parse_arrivals
+    from dimensioning.simulate.service import BucketMixService, JitteredService, TokenService, bucket_service_time
+
     if pool not in ("per-bucket", "shared"):
         raise InvalidInput("--pool", pool, "use per-bucket or shared")
     if routing not in ROUTINGS:
@@ -363,6 +356,8 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput("--requests", requests, "give a positive number of requests")
         if jitter < 0:
             raise InvalidInput("--jitter", jitter, "give a coefficient of variation >= 0")
+        from dimensioning.simulate.run import simulate
+
         project = load_project(file)
         failure = parse_failure(fail) if fail else None
         pools, process, model, description = build_scenario(

@@ -28,7 +28,7 @@ from dimensioning.simulate.arrivals import ArrivalProcess, TraceArrivals
 from dimensioning.simulate.event_loop import ROUTING_CODES, run_event_loop
 from dimensioning.simulate.lindley import lindley_start_times
 from dimensioning.simulate.records import Records
-from dimensioning.simulate.scenario import COMPLETED, LOST, REJECTED, Failure, Pool
+from dimensioning.simulate.scenario import LOST, REJECTED, Failure, Pool
 from dimensioning.simulate.service import ServiceModel
 from dimensioning.simulate.statistics import DEFAULT_BATCHES
 from dimensioning.simulate.summary import Summary, summarize
@@ -284,6 +284,3 @@ def simulate(
         warmup_fraction=warmup_fraction,
     )
 
-
-# COMPLETED is re-exported for callers that filter records by outcome.
-_ = COMPLETED

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit
 
 __all__ = ["Estimate", "sectioning_estimate", "quantile", "DEFAULT_BATCHES"]
 
@@ -68,5 +68,5 @@ def sectioning_estimate(
         return [Estimate(float(v), min(low, float(v)), max(high, float(v)), confidence) for v in point]
     per_batch = np.array([np.atleast_1d(statistic(chunk)) for chunk in np.array_split(values, batches)], dtype=float)
     spread = per_batch.std(axis=0, ddof=1) / np.sqrt(batches)
-    half = float(stats.t.ppf(0.5 + confidence / 2, batches - 1)) * spread
+    half = float(stdtrit(batches - 1, 0.5 + confidence / 2)) * spread  # Student t quantile
     return [Estimate(float(v), float(v - h), float(v + h), confidence) for v, h in zip(point, half)]
