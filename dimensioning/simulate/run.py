@@ -36,7 +36,7 @@ from dimensioning.simulate.timeseries import TimeSeries, time_series
 
 __all__ = ["SimulationResult", "simulate", "MAX_REQUESTS"]
 
-MAX_REQUESTS = 200_000_000
+MAX_REQUESTS = 50_000_000  # ~70 bytes of records per request: ~3.5 GB at the cap
 _UNIFORMS_MAX = 1 << 22  # router's random numbers, reused cyclically beyond this (32 MiB)
 
 

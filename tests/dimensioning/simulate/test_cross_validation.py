@@ -104,6 +104,11 @@ def test_mdck_model_when_available() -> None:
         out = simulate_queue(rho * servers, 1.0, servers, capacity, 400_000, seed=11)
         low, high = out["blocking_probability_ci95"]
         assert low - 0.01 <= model.blocking_probability <= high + 0.01
+    # M/D/1/K is exact (departure-epoch chain): the admitted requests' p99 wait too.
+    model = model_class(arrival_rate=0.9, service_time=1.0, servers=1, capacity=6)
+    result = simulate(Pool(replicas=1, queue_cap=5), Poisson(0.9), DeterministicService(1.0), seed=13,
+                      requests=400_000, confidence=0.99)
+    assert result.summary.wait["p99"].contains(model.wait.ppf(0.99))
 
 
 def test_md1_mean_wait_matches_pollaczek_khinchine() -> None:
