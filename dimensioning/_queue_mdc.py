@@ -225,11 +225,29 @@ class MDcWaitKernel(DelayDistribution):
         values = np.where(inside, self.queue.sf[np.clip(n, 0, size - 1)], 0.0)
         return pdtrc(level, mean) + np.sum(weights * values, axis=1)
 
-    def _beyond_grid(self, t: NDArray[np.float64]) -> NDArray[np.bool_]:
-        # levels whose Poisson window reaches past the grid: use the asymptote
+    @cached_property
+    def asymptote_from(self) -> float:
+        """Delay (s) from which the Cramer-Lundberg tail replaces the FFT sums.
+
+        The FFT sums carry rounding noise of ~1e-16 (c = 1) to ~1e-13 (c = 1024)
+        absolute, so deep in the tail they lose relative accuracy while the
+        asymptote beta e^{-delta t} becomes exact (the next pole is farther out).
+        The switch is made at the first of the levels 1e-8, 1e-6, 1e-4 where
+        both agree to 1e-6 relative; if none, only past the end of the grid.
+        """
         size = self.queue.pmf.size
-        level, _ = self._split(t)
-        return level - (12.0 * math.sqrt(self.offered) + 40.0) > size
+        grid_end = (size - 12.0 * math.sqrt(self.offered) - 40.0) / self.servers * self.service_time
+        for level_value in (1e-8, 1e-6, 1e-4):
+            crossover = math.log(self.tail_constant / level_value) / self.tail_rate
+            if 0 < crossover < grid_end:
+                level, mean = self._split(np.array([crossover]))
+                summed = float(self._sf_at(level, mean)[0])
+                if abs(summed / level_value - 1.0) < 1e-6:
+                    return crossover
+        return max(grid_end, 0.0)
+
+    def _beyond_grid(self, t: NDArray[np.float64]) -> NDArray[np.bool_]:
+        return t > self.asymptote_from
 
     def _cdf(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
         level, mean = self._split(t)

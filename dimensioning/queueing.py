@@ -282,3 +282,295 @@ class GIDc:
     def prob_wait(self) -> float:
         """P(W > 0) of the approximation (that of M/D/c; 0 when ca2 = 0)."""
         return float(self.wait.positive) if self.stable else 1.0
+
+
+@dataclass(frozen=True)
+class MG1:
+    """M/G/1 FCFS with service time d_i with probability p_i (buckets on one server).
+
+    Exact: Beneš / Pollaczek-Khinchine compound-geometric law, the terms
+    n <= 2 in closed form and the rest by lattice bounds (one FFT each) with
+    Richardson extrapolation and cubic interpolation; agrees with the exact
+    M/D/1 law to ~2e-9 absolute (see ``dimensioning._queue_mg1``). Mean is
+    Pollaczek-Khinchine lambda E[S^2] / (2 (1 - rho)); ``var`` from Takacs.
+    A single service time gives the M/D/1 law (``MDc`` with c = 1).
+    """
+
+    arrival_rate: float
+    service_times: tuple[float, ...]
+    probabilities: tuple[float, ...]
+    method: str = field(default=EXACT, init=False)
+    method_note: str = field(
+        default="exact M/G/1 (Pollaczek-Khinchine/Benes, lattice bounds + Richardson)", init=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
+        times, weights = _mixture(self.service_times, self.probabilities)
+        object.__setattr__(self, "service_times", times)
+        object.__setattr__(self, "probabilities", weights)
+
+    @property
+    def mean_service_time(self) -> float:
+        """E[S] (seconds)."""
+        return math.fsum(d * p for d, p in zip(self.service_times, self.probabilities))
+
+    @property
+    def service_scv(self) -> float:
+        """cs2 = Var(S) / E[S]^2."""
+        mean = self.mean_service_time
+        second = math.fsum(d * d * p for d, p in zip(self.service_times, self.probabilities))
+        return max(second / (mean * mean) - 1.0, 0.0)
+
+    @property
+    def utilization(self) -> float:
+        """rho = lambda E[S]."""
+        return self.arrival_rate * self.mean_service_time
+
+    @property
+    def stable(self) -> bool:
+        return self.utilization < 1.0
+
+    @cached_property
+    def wait(self) -> DelayDistribution:
+        """Queueing delay (seconds)."""
+        if not self.stable:
+            return InfiniteDelay()
+        if self.arrival_rate == 0.0:
+            return ZeroDelay()
+        if len(set(self.service_times)) == 1:
+            # one service time: the M/D/1 kernel is exact and cheaper
+            return MDcWaitKernel(self.arrival_rate, self.service_times[0], 1)
+        from dimensioning._queue_mg1 import MG1WaitKernel
+
+        return MG1WaitKernel(self.arrival_rate, np.array(self.service_times), np.array(self.probabilities))
+
+    @cached_property
+    def sojourn(self) -> DelayDistribution:
+        """Latency W + S with S drawn from the mixture independently of W."""
+        if not self.stable:
+            return InfiniteDelay()
+        return MixtureShiftedDelay(self.wait, self.service_times, self.probabilities)
+
+    @property
+    def prob_wait(self) -> float:
+        """P(W > 0) = rho (PASTA), 1 when unstable."""
+        return min(self.utilization, 1.0)
+
+
+@dataclass(frozen=True)
+class MGc:
+    """M/G/c FCFS with a discrete service law on c servers: a labelled APPROXIMATION.
+
+    Mean: the two-moment interpolation
+    E[W] ~ cs2 E[W_M/M/c] + (1 - cs2) E[W_M/D/c], both at the mean service
+    time E[S] (exact M/D/c; Erlang C for M/M/c). It is the exact
+    Pollaczek-Khinchine mean at c = 1 for any cs2. Percentiles: the exact M/D/c
+    law at E[S] scaled so that its mean matches (P(W = 0) is that of M/D/c).
+    With c = 1 the model is exact: it is ``MG1`` (method "exact").
+    """
+
+    arrival_rate: float
+    service_times: tuple[float, ...]
+    probabilities: tuple[float, ...]
+    servers: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
+        times, weights = _mixture(self.service_times, self.probabilities)
+        object.__setattr__(self, "service_times", times)
+        object.__setattr__(self, "probabilities", weights)
+        object.__setattr__(self, "servers", _count(self.servers, "servers", 1))
+
+    @cached_property
+    def _single(self) -> MG1:
+        return MG1(self.arrival_rate, self.service_times, self.probabilities)
+
+    @property
+    def method(self) -> str:
+        """"exact" for c = 1 or a single service time, else "approximation"."""
+        return EXACT if self.servers == 1 or len(set(self.service_times)) == 1 else APPROXIMATION
+
+    @property
+    def method_note(self) -> str:
+        if self.servers == 1:
+            return self._single.method_note
+        if len(set(self.service_times)) == 1:
+            return MDc.method_note
+        return "approximation: cs2 * M/M/c + (1 - cs2) * M/D/c mean; M/D/c law scaled to that mean"
+
+    @property
+    def mean_service_time(self) -> float:
+        return self._single.mean_service_time
+
+    @property
+    def service_scv(self) -> float:
+        return self._single.service_scv
+
+    @property
+    def utilization(self) -> float:
+        """rho = lambda E[S] / c."""
+        return self.arrival_rate * self.mean_service_time / self.servers
+
+    @property
+    def stable(self) -> bool:
+        return self.utilization < 1.0
+
+    @cached_property
+    def _deterministic(self) -> MDc:
+        return MDc(self.arrival_rate, self.mean_service_time, self.servers)
+
+    @cached_property
+    def wait(self) -> DelayDistribution:
+        """Queueing delay (seconds); see the class docstring for what is exact."""
+        if not self.stable:
+            return InfiniteDelay()
+        if self.servers == 1:
+            return self._single.wait
+        base = self._deterministic.wait
+        if self.arrival_rate == 0.0 or len(set(self.service_times)) == 1:
+            return base
+        deterministic_mean = base.mean()
+        offered = self._deterministic.offered_load
+        # M/M/c: E[W] = C(a, c) E[S] / (c - a)
+        markov_mean = erlang_c(offered, self.servers) * self.mean_service_time / (self.servers - offered)
+        scv = self.service_scv
+        if deterministic_mean <= 1e-12 * self.mean_service_time:
+            # waits below the kernel's resolution: the heavy-traffic ratio 2 of M/M/c to M/D/c
+            factor = 1.0 + scv
+        else:
+            factor = scv * markov_mean / deterministic_mean + (1.0 - scv)
+        return ScaledDelay(base, max(factor, 1e-12))
+
+    @cached_property
+    def sojourn(self) -> DelayDistribution:
+        """Latency W + S with S drawn from the mixture independently of W."""
+        if not self.stable:
+            return InfiniteDelay()
+        return MixtureShiftedDelay(self.wait, self.service_times, self.probabilities)
+
+    @property
+    def prob_wait(self) -> float:
+        """P(W > 0) of the model (exact rho at c = 1; that of M/D/c at E[S] otherwise)."""
+        if not self.stable:
+            return 1.0
+        return float(self.wait.positive)
+
+
+@dataclass(frozen=True)
+class MDcK:
+    """M/D/c/K: at most K requests in the system (c in service + K - c waiting); the rest are blocked.
+
+    Stable at any load (blocking absorbs overload). ``wait`` is the queueing
+    delay of ADMITTED requests; it never exceeds ceil((K - c)/c) D.
+
+    - c = 1: exact at every rho (departure-epoch chain; Tijms 2003;
+      Brun & Garcia 2000), see ``dimensioning._queue_finite``.
+    - K = c: Erlang B, exact (insensitivity); admitted requests never wait.
+    - 1 < c < K: an APPROXIMATION (no finite exact chain exists); see
+      ``dimensioning._queue_finite.MDcKApproximation`` for the two routes and
+      the errors seen against the exact recursion simulated.
+
+    ``method`` says which; ``method_note`` names the route.
+    """
+
+    arrival_rate: float
+    service_time: float
+    servers: int
+    capacity: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
+        object.__setattr__(self, "service_time", _duration(self.service_time, "service_time"))
+        object.__setattr__(self, "servers", _count(self.servers, "servers", 1))
+        capacity = _count(self.capacity, "capacity", 1)
+        if capacity < self.servers:
+            raise InvalidInput(
+                "capacity", capacity, f"give K >= servers ({self.servers}): K counts those in service too"
+            )
+        object.__setattr__(self, "capacity", capacity)
+
+    @property
+    def queue_capacity(self) -> int:
+        """K - c: places to wait (Queue_cap)."""
+        return self.capacity - self.servers
+
+    @property
+    def offered_load(self) -> float:
+        return self.arrival_rate * self.service_time
+
+    @property
+    def utilization(self) -> float:
+        """Offered rho = lambda D / c (may exceed 1)."""
+        return self.offered_load / self.servers
+
+    @property
+    def carried_utilization(self) -> float:
+        """Busy fraction of the servers: lambda (1 - P_B) D / c."""
+        return self.utilization * (1.0 - self.blocking_probability)
+
+    @property
+    def stable(self) -> bool:
+        """Always True: blocking bounds the queue."""
+        return True
+
+    @property
+    def method(self) -> str:
+        return EXACT if self.servers == 1 or self.capacity == self.servers else APPROXIMATION
+
+    @property
+    def method_note(self) -> str:
+        if self.arrival_rate == 0.0:
+            return "exact: no traffic"
+        if self.capacity == self.servers:
+            return "exact: Erlang B (loss system, insensitive to the service law)"
+        if self.servers == 1:
+            return "exact M/D/1/K (departure-epoch chain, level-crossing recursion)"
+        return f"approximation: {self._approximation.route}"
+
+    @cached_property
+    def _approximation(self):  # type: ignore[no-untyped-def]
+        from dimensioning._queue_finite import MDcKApproximation
+
+        return MDcKApproximation(self.arrival_rate, self.service_time, self.servers, self.capacity)
+
+    @cached_property
+    def _single(self):  # type: ignore[no-untyped-def]
+        from dimensioning._queue_finite import MD1KWaitKernel
+
+        return MD1KWaitKernel(self.arrival_rate, self.service_time, self.capacity)
+
+    @cached_property
+    def blocking_probability(self) -> float:
+        """P_B: fraction of arrivals turned away (PASTA: P(N = K))."""
+        if self.arrival_rate == 0.0:
+            return 0.0
+        if self.capacity == self.servers:
+            return erlang_b(self.offered_load, self.servers)
+        if self.servers == 1:
+            return float(self._single.blocking)
+        return float(self._approximation.blocking)
+
+    @property
+    def throughput(self) -> float:
+        """Admitted rate lambda (1 - P_B), requests/s."""
+        return self.arrival_rate * (1.0 - self.blocking_probability)
+
+    @cached_property
+    def wait(self) -> DelayDistribution:
+        """Queueing delay of admitted requests (seconds)."""
+        if self.arrival_rate == 0.0 or self.capacity == self.servers:
+            return ZeroDelay()
+        if self.servers == 1:
+            return self._single
+        return self._approximation.wait
+
+    @cached_property
+    def sojourn(self) -> DelayDistribution:
+        """Latency of admitted requests: wait + D."""
+        return ShiftedDelay(self.wait, self.service_time)
+
+    @property
+    def prob_wait(self) -> float:
+        """P(W > 0) for an admitted request."""
+        return float(self.wait.positive)
