@@ -133,3 +133,12 @@ def test_replica_larger_than_a_pod_is_exit_2(app, tmp_path):
     result = CliRunner().invoke(app, ["facility", str(path)])
     assert result.exit_code == 2
     assert "racks_per_pod" in result.stderr
+
+
+def test_no_chip_figure_and_no_model_is_exit_2(app, tmp_path):
+    path = tmp_path / "p.toml"
+    text = write_project(tmp_path).read_text()
+    path.write_text(text.replace('model = "llama-3.3-70b"\n', ""), encoding="utf-8")
+    result = CliRunner().invoke(app, ["facility", str(path)])
+    assert result.exit_code == 2
+    assert "bucket[1].chips_per_replica" in result.stderr
