@@ -115,7 +115,9 @@ def _run_pool(
             np.zeros(n, np.int8),
             np.ones(n, np.int8),
         )
-    uniforms = rng.random(min(2 * n + 16, _UNIFORMS_MAX))
+    # Only randomised routers draw (central and round-robin need no random numbers).
+    randomised = pool.routing in ("random", "jsq", "power_of_two", "least_work_left")
+    uniforms = rng.random(min(2 * n + 16, _UNIFORMS_MAX) if randomised else 1)
     active = failure is not None and bool(failed.any())
     out = run_event_loop(
         arrival,
