@@ -104,3 +104,23 @@ def test_bad_input_exits_2_with_the_field(project, args):
                            ["simulate", str(project), *args])
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+
+
+def test_default_replicas_come_from_the_sizing(project):
+    from lpuplan.plan import size_project
+    from lpuplan.project import load_project
+
+    _, _, dedicated, shared = size_project(load_project(project))
+    result = runner.invoke(app, ["simulate", str(project), "--requests", "20000", "--json"])
+    assert result.exit_code in (0, 3), result.output
+    assert _json(result)["scenario"]["replicas"] == [max(b.replicas, 1) for b in dedicated]
+    result = runner.invoke(app, ["simulate", str(project), "--requests", "20000", "--pool", "shared", "--json"])
+    assert result.exit_code in (0, 3), result.output
+    assert _json(result)["scenario"]["replicas"] == [shared.replicas]
+
+
+def test_help_names_the_options():
+    result = runner.invoke(app, ["simulate", "--help"])
+    assert result.exit_code == 0
+    for option in ("--requests", "--duration", "--arrivals", "--routing", "--fail", "--json", "--out"):
+        assert option in result.output
