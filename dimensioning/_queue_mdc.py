@@ -267,27 +267,28 @@ class MDcWaitKernel(DelayDistribution):
 
     def _ppf_scalar(self, p: float) -> float:
         D = self.service_time
-        # cdf at multiples of D: P(N <= (k+1)c - 1), bracket the level first
-        top = int(self.queue.pmf.size // self.servers) + 2
-        levels = (np.arange(top + 1) + 1) * self.servers - 1
-        at_multiples = self._cdf_at(levels.astype(np.int64), np.full(top + 1, self.offered))
-        above = np.nonzero(at_multiples >= p)[0]
+        switch = self.asymptote_from
+        tail_at_switch = self.tail_constant * math.exp(-self.tail_rate * switch)
+        if 1.0 - p <= tail_at_switch:
+            # inside the Cramer-Lundberg range: invert beta e^{-delta t} = 1 - p
+            return math.log(self.tail_constant / (1.0 - p)) / self.tail_rate
+        # bracket on multiples of D (Crommelin's P(N <= (k+1)c - 1)), then Brent inside
+        multiples = D * np.arange(int(math.ceil(switch / D)) + 2)
+        values = self._cdf(multiples.copy())
+        values[0] = self.atom
+        above = np.nonzero(values >= p)[0]
         if above.size == 0:
-            # past the grid: the Cramer-Lundberg tail is exact to double precision
             return math.log(self.tail_constant / (1.0 - p)) / self.tail_rate
         k = int(above[0])
-        if k > 0 and at_multiples[k - 1] >= p:  # pragma: no cover - guarded by argmax
-            k -= 1
-        low = (k - 1) * D if k > 0 else 0.0
-        high = k * D
         if k == 0:
             return 0.0
+        low, high = multiples[k - 1], multiples[k]
 
         def gap(t: float) -> float:
             return float(self._cdf(np.array([t]))[0]) - p
 
-        # on (low, high] the cdf is continuous and increasing; at low+ it equals
-        # P(N <= k c - 1 + ...) evaluated from inside the interval
+        if gap(low) >= 0.0:  # rounding at the bracket's edge
+            return low
         return brentq(gap, low, high, xtol=1e-14 * D, rtol=1e-15, maxiter=200)
 
     def _scale(self) -> float:
