@@ -114,3 +114,26 @@ def test_graphml_round_trip():
     g = nx.parse_graphml(graphml_text(r))
     assert g.nodes["row01-pod01-rack01"]["kind"] == "rack"
     assert g.number_of_nodes() == build_topology(r).number_of_nodes()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    rows=st.integers(1, 2),
+    pods_per_row=st.integers(1, 2),
+    racks_per_pod=st.integers(1, 4),
+    sizes=st.lists(st.tuples(st.integers(1, 4), st.integers(1, 24)), min_size=1, max_size=3),
+)
+def test_rack_pod_row_domains_match_the_graph_on_random_sites(rows, pods_per_row, racks_per_pod, sizes):
+    fac = make_facility(rows=rows, pods_per_row=pods_per_row, racks_per_pod=racks_per_pod,
+                        cooling={"unit_kw": 150.0, "racks_per_zone": 2, "redundancy": 1})
+    pools = [pool(f"b{i}", n, 8 * min(nodes, racks_per_pod * 8), arrival=1.0) for i, (n, nodes) in enumerate(sizes)]
+    r = plan_facility(None, fac, Redundancy(level="rack", n_plus=1), pools)
+    graph = build_topology(r, cards=False)
+    replica_of = {n: graph.nodes[n]["replica"] for n in graph if graph.nodes[n].get("kind") == "node"}
+    for d in r.domains:
+        if d.level in ("rack", "pod", "row"):
+            assert {replica_of[n] for n in contained_nodes(graph, d.domain)} - {""} == set(d.replicas_lost)

@@ -115,3 +115,15 @@ def test_outputs_are_deterministic(result):
     assert a.keys() == b.keys()
     assert all(a[k] == b[k] for k in a)
     assert rack_plan_png(result).startswith(b"\x89PNG")
+
+
+def test_json_carries_infinite_waits_of_a_failing_plan():
+    import json
+
+    fac = make_facility(rows=1, pods_per_row=1, racks_per_pod=2)
+    # one pod, pod-level N+1: the pod's loss leaves no replica (p99 infinite)
+    r = plan_facility(None, fac, Redundancy(level="pod"), [PoolDemand("a", 1, 64, 10, 1.0, 1.0, 2.0, 0.5)])
+    assert not r.passed
+    data = json.loads(render_facility_outputs(r)["facility.json"])
+    pod = next(v for v in data["levels"] if v["level"] == "pod")
+    assert pod["pools"][0]["check"]["p99_s"] == float("inf")
