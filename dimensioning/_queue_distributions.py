@@ -63,6 +63,9 @@ class DelayDistribution:
     #: P(delay = 0): the probability of not waiting at all.
     atom: float = 0.0
 
+    #: Supremum of the support (seconds): ppf(1); inf for an unbounded delay.
+    upper: float = math.inf
+
     @property
     def positive(self) -> float:
         """P(delay > 0); kernels override it where 1 - atom would lose digits."""
@@ -96,12 +99,12 @@ class DelayDistribution:
         return _out(out, scalar, shape)
 
     def ppf(self, p: ArrayLike) -> FloatOrArray:
-        """Smallest t with cdf(t) >= p (seconds); 0 for p <= P(no wait), inf for p = 1."""
+        """Smallest t with cdf(t) >= p (seconds); 0 for p <= P(no wait); ppf(1) = ``upper``."""
         probabilities, scalar = _as_probabilities(p)
         shape = np.shape(p)
         flat = probabilities.ravel()
         out = np.zeros_like(flat)
-        out[flat >= 1.0] = math.inf
+        out[flat >= 1.0] = self.upper
         inside = (flat > self.atom) & (flat < 1.0)
         if inside.any():
             out[inside] = self._ppf(flat[inside])
@@ -176,6 +179,7 @@ class ZeroDelay(DelayDistribution):
     """No delay at all (e.g. admitted requests of a loss system M/D/c/c)."""
 
     atom = 1.0
+    upper = 0.0
 
     def _cdf(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.ones_like(t)
@@ -197,6 +201,7 @@ class ShiftedDelay(DelayDistribution):
         self.base = base
         self.shift = float(shift)
         self.atom = base.atom if self.shift == 0 else 0.0
+        self.upper = base.upper + self.shift
 
     def cdf(self, t: ArrayLike) -> FloatOrArray:
         times, scalar = _as_times(t)
@@ -238,6 +243,7 @@ class MixtureShiftedDelay(DelayDistribution):
         self.shifts = np.asarray(shifts, dtype=float)
         self.weights = np.asarray(weights, dtype=float)
         self.atom = float(self.weights[self.shifts == 0].sum() * base.atom)
+        self.upper = base.upper + float(self.shifts.max())
 
     def _cdf(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
         moved = t[:, None] - self.shifts[None, :]
@@ -272,6 +278,7 @@ class ScaledDelay(DelayDistribution):
         self.base = base
         self.factor = float(factor)
         self.atom = base.atom
+        self.upper = base.upper * self.factor
 
     def _cdf(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.atleast_1d(self.base.cdf(t / self.factor))
@@ -302,6 +309,7 @@ class TruncatedDelay(DelayDistribution):
         # P(base <= bound), the normalising mass (given when known more precisely)
         self.mass = float(base.cdf(self.bound)) if mass is None else float(mass)
         self.atom = min(1.0, base.atom / self.mass)
+        self.upper = min(self.bound, base.upper)
 
     def _cdf(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
         inside = np.minimum(t, self.bound)

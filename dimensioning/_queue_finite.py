@@ -26,7 +26,7 @@ from scipy.special import pdtr, pdtrc
 from dimensioning._queue_distributions import DelayDistribution
 from dimensioning._queue_mdc import poisson_pmf
 
-__all__ = ["md1k_state_probabilities", "MD1KWaitKernel", "MDcKApproximation"]
+__all__ = ["md1k_state_probabilities", "MD1KWaitKernel", "MDcKApproximation", "ResidualMixtureWait"]
 
 
 def md1k_state_probabilities(rho: float, capacity: int) -> tuple[NDArray[np.float64], float]:
@@ -69,9 +69,10 @@ class MD1KWaitKernel(DelayDistribution):
         self.admitted_mass = float(admitted.sum())  # 1 - P_B, summed
         self.cumulative = np.cumsum(admitted)  # P(N <= n), n < K
         # P(n < N <= K-1), summed from the top
-        self.upper = np.append(np.cumsum(admitted[::-1])[::-1][1:], 0.0)
+        self.between = np.append(np.cumsum(admitted[::-1])[::-1][1:], 0.0)
         self.atom = float(admitted[0] / self.admitted_mass)
         self.bound = (self.capacity - 1) * self.service_time
+        self.upper = self.bound
 
     def _split(self, t: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         k = np.floor(t / self.service_time)
@@ -92,7 +93,7 @@ class MD1KWaitKernel(DelayDistribution):
         valid = (i <= k[:, None]) & (level >= 0)
         index = np.clip(level, 0, self.capacity - 1)
         below = np.sum(np.where(valid, weights * self.cumulative[index], 0.0), axis=1)
-        above = np.sum(np.where(valid, weights * self.upper[index], 0.0), axis=1)
+        above = np.sum(np.where(valid, weights * self.between[index], 0.0), axis=1)
         above += pdtrc(k, mean) * self.admitted_mass
         return below, above
 
@@ -132,6 +133,49 @@ class MD1KWaitKernel(DelayDistribution):
         return queue / (self.arrival_rate * self.admitted_mass)
 
 
+class ResidualMixtureWait(DelayDistribution):
+    """Wait of an admitted request given the law of N it sees (an APPROXIMATION).
+
+    Seeing n >= c in the system, the request is the (m+1)-th to start, m = n - c:
+    it waits floor(m/c) full service times and then the (m mod c + 1)-th
+    smallest of the c residual service times, taken as c independent
+    uniforms on (0, D): a Beta(i, c + 1 - i) fraction of D.
+    """
+
+    def __init__(self, state: NDArray[np.float64], servers: int, service_time: float) -> None:
+        from scipy.stats import beta
+
+        self._beta = beta
+        weights = np.asarray(state, dtype=float)
+        self.weights = weights / weights.sum()
+        self.servers = servers
+        self.service_time = service_time
+        self.atom = float(self.weights[:servers].sum())
+        waiting = np.arange(max(self.weights.size - servers, 0))
+        self.rounds = waiting // servers
+        self.order = waiting % servers + 1
+        self.queue_weights = self.weights[servers:]
+        self.upper = float((self.rounds.max() + 1) * service_time) if waiting.size else 0.0
+
+    def _parts(self, t: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        x = t[:, None] / self.service_time - self.rounds[None, :]
+        a, b = self.order[None, :], self.servers + 1 - self.order[None, :]
+        return self._beta.cdf(x, a, b), self._beta.sf(x, a, b)
+
+    def _cdf(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
+        return self.atom + self._parts(t)[0] @ self.queue_weights
+
+    def _sf(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
+        return self._parts(t)[1] @ self.queue_weights
+
+    def _scale(self) -> float:
+        return self.service_time
+
+    def mean(self) -> float:
+        parts = self.rounds + self.order / (self.servers + 1.0)
+        return float(self.service_time * (parts @ self.queue_weights))
+
+
 class MDcKApproximation:
     """M/D/c/K with 1 < c < K: an APPROXIMATION (no finite exact chain exists).
 
@@ -142,9 +186,11 @@ class MDcKApproximation:
     Erlang B exactly (for M/M/c the identity is exact). The plain truncation
     (R = P(N >= K)) under-estimates by 4-22% (reference queueing.md); this one
     by 0.4-11% against the exact recursion simulated (tests/dimensioning/
-    test_queueing_finite.py). Wait of admitted requests: the M/D/c wait
-    conditioned on W <= ceil((K - c)/c) D, the hard bound for admitted
-    requests; it tends to M/D/c as K grows.
+    test_queueing_finite.py). Wait of admitted requests: the M/D/c law of N
+    seen at arrival, restricted to N <= K - 1, with ``ResidualMixtureWait``
+    (p50/p90/p99 within ~20% of the simulated recursion, mostly above it);
+    where P(N >= K - 1) < 1e-9 the queue cap never binds and the exact M/D/c
+    wait is used (so it tends to M/D/c as K grows).
 
     rho >= 0.99 (overload included): the c servers as one server of service
     time D/c with K - c + 1 places, solved exactly (M/D/1/K chain); it
@@ -174,8 +220,16 @@ class MDcKApproximation:
             delay = _erlang_c(offered, servers)
             ratio = delay * beyond / waiting if waiting > 0 else 0.0
             self.blocking = (1.0 - rho) * ratio / (1.0 - rho * ratio)
-            bound = math.ceil((capacity - servers) / servers) * service_time
-            self.wait: DelayDistribution = TruncatedDelay(kernel, bound)
+            reach = float(kernel._sf_at(np.array([capacity - 2]), np.array([offered]))[0])
+            if reach < 1e-9:
+                bound = math.ceil((capacity - servers) / servers) * service_time
+                self.wait: DelayDistribution = TruncatedDelay(kernel, bound)
+            else:
+                # P(N = n), n < K, of the infinite queue: Q (+) Poisson(a)
+                spread = int(offered + 12.0 * math.sqrt(offered) + 40.0)
+                state = np.convolve(kernel.queue.pmf, poisson_pmf(np.arange(spread, dtype=float), np.array(offered)))
+                state = np.concatenate((state, np.zeros(max(capacity - state.size, 0))))[:capacity]
+                self.wait = ResidualMixtureWait(state, servers, service_time)
         else:
             self.route = "one server of service D/c with K - c + 1 places (exact M/D/1/K)"
             fast = MD1KWaitKernel(arrival_rate, service_time / servers, capacity - servers + 1)
