@@ -30,6 +30,8 @@ from facility.memory_fit import ReplicaSize
 from facility.placement import Placer, ReplicaPlacement
 from facility.power import PowerTotal, RackPower, power_checks, rack_power
 
+_STALL_LIMIT = 3  # consecutive added replicas without more survivors
+
 __all__ = ["NodeSlot", "SharedRack", "PoolResult", "FacilityResult", "plan_facility"]
 
 
@@ -296,6 +298,16 @@ def plan_facility(
                     count[p.name] += 1
 
     rounds = 0
+    # N+k is impossible when the room has no more than k domains at the level: every replica dies
+    level_domains = {"node": layout.racks * layout.usable_nodes_per_rack, "rack": layout.racks,
+                     "pod": layout.pods, "row": layout.rows}.get(level)
+    futile = level_domains is not None and n_plus >= level_domains
+    if futile:
+        notes.append(f"N+{n_plus} at level {level} cannot hold: the room has only {level_domains} {level}(s);"
+                     " no replicas were added for it")
+    best_operational: dict[str, int] = {}
+    stalls = {name: 0 for name in demands}
+    given_up: set[str] = set()
     while True:
         say(f"budgets and failure domains (feedback round {rounds})")
         racks = rack_power(layout, placer.fill)
@@ -304,13 +316,25 @@ def plan_facility(
         checks += cooling_checks
         placements = placer.placements
         domains = list(enumerate_domains(layout, placements, checks, zones))
+        if futile:
+            break
         worst = worst_losses(domains, placements, level, n_plus)
         failing = []
         for name in sorted(demands):
-            lost = worst.get(name, (0, None))[0]
-            ok = check_pool(demands[name], count[name] - lost).passed
+            operational = count[name] - worst.get(name, (0, None))[0]
+            ok = check_pool(demands[name], operational).passed
             ok = ok and check_pool(demands[name], count[name], degraded=False).passed
-            if not ok and unplaced[name] == 0:
+            # adding replicas that never raise the survivors (every one lands in the worst domain) is futile
+            if operational > best_operational.get(name, -1):
+                best_operational[name] = operational
+                stalls[name] = 0
+            elif rounds:
+                stalls[name] += 1
+            if not ok and stalls[name] >= _STALL_LIMIT and name not in given_up:
+                given_up.add(name)
+                notes.append(f"pool {name}: {_STALL_LIMIT} added replicas did not raise the survivors of the worst"
+                             f" {level} loss; stopped adding")
+            if not ok and unplaced[name] == 0 and name not in given_up:
                 failing.append(name)
         if not failing:
             break

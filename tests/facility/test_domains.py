@@ -63,9 +63,19 @@ def test_pod_level_in_a_one_pod_room_cannot_hold():
     pod = r.level("pod")
     assert pod.worst_domain == "row01-pod01"
     assert not pod.passed and not r.passed
-    # the feedback filled the room trying, and says so
-    assert r.pool("a").replicas_final == 4 and r.pool("a").unplaced == 1
+    # futile: the room's only pod holds every replica, so none is added; the plan says why
+    assert r.pool("a").replicas_final == 2 and r.pool("a").unplaced == 0
+    assert any("cannot hold" in n for n in r.notes)
     assert any("N+1 at level pod fails" in f for f in r.failures)
+
+
+def test_feedback_stops_when_added_replicas_never_survive():
+    # two pods, replicas of a whole pod (32 nodes), row level: one row holds them all
+    fac = make_facility(rows=1, pods_per_row=8, racks_per_pod=4,
+                        cooling={"unit_kw": 150.0, "racks_per_zone": 4, "redundancy": 1})
+    r = plan_facility(None, fac, Redundancy(level="row", n_plus=1), [pool("a", 2, 256)])
+    assert any("cannot hold" in n for n in r.notes)
+    assert r.pool("a").replicas_final == 2
 
 
 def test_every_level_is_reported_and_the_worst_domain_named():
@@ -137,3 +147,16 @@ def test_rack_pod_row_domains_match_the_graph_on_random_sites(rows, pods_per_row
     for d in r.domains:
         if d.level in ("rack", "pod", "row"):
             assert {replica_of[n] for n in contained_nodes(graph, d.domain)} - {""} == set(d.replicas_lost)
+
+
+def test_feedback_gives_up_when_every_added_replica_dies_with_the_worst_domain():
+    # 208 V feeds cannot carry a 29.7 kW rack alone, so a row's panel A takes the whole
+    # (only) row down: every replica added for feed-level N+1 dies with it.
+    fac = make_facility(rows=1, pods_per_row=8, racks_per_pod=4,
+                        feed={"voltage": 208.0, "amperage": 60.0, "phases": 3, "power_factor": 0.95, "derate": 0.8},
+                        cooling={"unit_kw": 150.0, "racks_per_zone": 4, "redundancy": 1})
+    r = plan_facility(None, fac, Redundancy(level="feed", n_plus=1), [pool("a", 2, 64)])
+    assert r.level("feed").worst_domain == "row01-panel-A"
+    assert r.pool("a").added == 3  # then it stops, and says so
+    assert any("did not raise the survivors" in n for n in r.notes)
+    assert not r.passed

@@ -41,7 +41,7 @@ def assert_invariants(result: FacilityResult) -> None:
         assert all(s.nodes == lay.usable_nodes_per_rack for s in p.spans[1:-1])
     # no node position used twice; spares never hold a replica
     positions = Counter((n.rack, n.position) for n in result.nodes)
-    assert max(positions.values()) == 1
+    assert max(positions.values(), default=1) == 1
     for n in result.nodes:
         if n.position >= lay.usable_nodes_per_rack:
             assert n.role == "spare" and n.replica == ""
@@ -124,5 +124,7 @@ def test_invariants_hold_on_random_sites(pods_per_row, racks_per_pod, rows, repl
         assert placed[pr.name] == pr.replicas_final
         assert pr.replicas_final + pr.unplaced >= pr.replicas_initial
         required = next(v for v in r.pools and r.level(level).pools if v.pool == pr.name)
-        if pr.unplaced == 0:
-            assert required.check.passed  # the feedback stops only when N+1 holds or the room is full
+        stopped = any("cannot hold" in n or n.startswith(f"pool {pr.name}: ") for n in r.notes)
+        if pr.unplaced == 0 and not stopped:
+            # the feedback stops only when N+1 holds, the room is full, or adding is futile (noted)
+            assert required.check.passed
