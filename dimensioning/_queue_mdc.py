@@ -127,8 +127,8 @@ class MDcWaitKernel(DelayDistribution):
         self.tau = decay_root(self.rho)
         self.queue = self._queue_at_epochs()
         first = np.array([self.servers - 1])
-        self.atom = float(self._cdf_at(first, np.array([self.offered]))[0])
-        self._positive = float(self._sf_at(first, np.array([self.offered]))[0])
+        self.atom = min(float(self._cdf_at(first, np.array([self.offered]))[0]), 1.0)
+        self._positive = min(max(float(self._sf_at(first, np.array([self.offered]))[0]), 0.0), 1.0)
 
     @property
     def positive(self) -> float:
