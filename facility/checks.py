@@ -22,12 +22,15 @@ class BudgetCheck:
     margin: float
     passed: bool
     formula: str
+    basis: str = ""  # provenance of the figures behind value and limit: "node_power_kw: assumed; ..."
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def budget_check(element: str, kind: str, value: float, limit: float, unit: str, formula: str) -> BudgetCheck:
+def budget_check(
+    element: str, kind: str, value: float, limit: float, unit: str, formula: str, basis: str = ""
+) -> BudgetCheck:
     """Build a :class:`BudgetCheck`; passes when ``value <= limit`` (to rounding)."""
     passed = value <= limit * (1 + _TOLERANCE) + _TOLERANCE
-    return BudgetCheck(element, kind, value, limit, unit, limit - value, passed, formula)
+    return BudgetCheck(element, kind, value, limit, unit, limit - value, passed, formula, basis)

@@ -106,6 +106,7 @@ def zone_cooling(layout: Layout, racks: Sequence[RackPower]) -> tuple[list[ZoneC
                     max(installed - cool.redundancy, 0) * cool.unit_kw,
                     "kW",
                     f"zone heat (max draw) <= ({installed} units - {cool.redundancy} redundant) x {cool.unit_kw:g} kW",
+                    layout.basis("node_power_kw", "cooling"),
                 )
             )
     return zones, checks

@@ -58,10 +58,10 @@ def rack_plan_csv(result: FacilityResult) -> bytes:
 def budgets_csv(result: FacilityResult) -> bytes:
     """Every budget check with its value, limit, margin and verdict."""
     return to_csv(
-        ("element", "check", "value", "limit", "unit", "margin", "passed", "formula"),
+        ("element", "check", "value", "limit", "unit", "margin", "passed", "formula", "basis"),
         (
             (spreadsheet_text(c.element), c.kind, f"{c.value:.4f}", f"{c.limit:.4f}", c.unit, f"{c.margin:.4f}",
-             "yes" if c.passed else "NO", c.formula)
+             "yes" if c.passed else "NO", c.formula, c.basis)
             for c in result.budget_checks
         ),
     )

@@ -83,8 +83,8 @@ def rack_plan_xlsx(result: FacilityResult) -> bytes:
         _set(ws, r + 3 + i, 2, failure)
 
     ws = wb.create_sheet(_sheet_title("Budgets", used))
-    _table(ws, ("element", "check", "value", "limit", "unit", "margin", "verdict", "formula"),
-           [(c.element, c.kind, c.value, c.limit, c.unit, c.margin, "pass" if c.passed else "FAIL", c.formula)
+    _table(ws, ("element", "check", "value", "limit", "unit", "margin", "verdict", "formula", "basis"),
+           [(c.element, c.kind, c.value, c.limit, c.unit, c.margin, "pass" if c.passed else "FAIL", c.formula, c.basis)
             for c in result.budget_checks])
     ws = wb.create_sheet(_sheet_title("N+1", used))
     rows = []

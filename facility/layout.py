@@ -122,6 +122,10 @@ class Layout:
         """Phase leg (0..phases-1) of a node's outlet: nodes alternate legs bottom up."""
         return position % self.feed.phases
 
+    def basis(self, *names: str) -> str:
+        """Provenance of the named figures, e.g. ``"node_power_kw: assumed; feed: given"``."""
+        return "; ".join(f"{n}: {self.sources.get(n, 'given')}" for n in names)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "site": self.site,
@@ -174,6 +178,8 @@ def build_layout(facility: FacilitySpec, platform: Platform) -> Layout:
     else:
         typical_w, max_w = platform.node_power_typical_w.value, platform.node_power_max_w.value
         sources["node_power_kw"] = platform.node_power_max_w.source
+    for name in ("feed", "cooling", "supply"):
+        sources[name] = "assumed" if name in facility.assumed else "given"
     node_u = int(platform.node_u_height.value)
     rack_u = int(platform.rack_u_height.value)
     if nodes * node_u > rack_u:

@@ -112,18 +112,24 @@ def power_checks(layout: Layout, racks: Sequence[RackPower]) -> tuple[list[Budge
         if feed.phases == 3
         else f"{feed.voltage:g} V x {feed.amperage:g} A x PF {feed.power_factor:g} x derate {feed.derate:g}"
     )
+    rack_basis = layout.basis("node_power_kw", "rack_power_budget_kw")
+    feed_basis = layout.basis("node_power_kw", "feed")
+    supply_basis = layout.basis("node_power_kw", "supply")
     for r in racks:
         if r.powered_nodes == 0:
             continue
         checks.append(budget_check(r.rack, "rack power typical", r.typical_kw, budget, "kW",
-                                   f"{r.powered_nodes} nodes x {layout.node_power_typical_w / 1e3:g} kW <= rack budget"))
+                                   f"{r.powered_nodes} nodes x {layout.node_power_typical_w / 1e3:g} kW <= rack budget",
+                                   rack_basis))
         checks.append(budget_check(r.rack, "rack power max", r.max_kw, budget, "kW",
-                                   f"{r.powered_nodes} nodes x {layout.node_power_max_w / 1e3:g} kW <= rack budget"))
+                                   f"{r.powered_nodes} nodes x {layout.node_power_max_w / 1e3:g} kW <= rack budget",
+                                   rack_basis))
         checks.append(budget_check(r.rack, "single feed carries rack", r.max_kw, usable, "kW",
-                                   f"rack max on feed A or B alone <= {cap_formula}"))
+                                   f"rack max on feed A or B alone <= {cap_formula}", feed_basis))
         if feed.phases > 1:
             checks.append(budget_check(r.rack, "phase leg max", max(r.phase_max_kw), phase_limit, "kW",
-                                       f"most loaded of {feed.phases} legs <= ({cap_formula}) / {feed.phases}"))
+                                       f"most loaded of {feed.phases} legs <= ({cap_formula}) / {feed.phases}",
+                                       feed_basis))
     row_sum = [[0.0, 0.0] for _ in range(layout.rows)]
     pod_sum = [[0.0, 0.0] for _ in range(layout.pods)]
     for r in racks:
@@ -139,5 +145,5 @@ def power_checks(layout: Layout, racks: Sequence[RackPower]) -> tuple[list[Budge
         totals.append(PowerTotal(element, kind, typical, maximum))
         if limit is not None:
             checks.append(budget_check(element, f"{kind} supply per side", maximum, limit, "kW",
-                                       f"sum of rack max <= {kind}_kw (each of A and B alone)"))
+                                       f"sum of rack max <= {kind}_kw (each of A and B alone)", supply_basis))
     return checks, totals

@@ -107,3 +107,11 @@ def test_supply_checks_when_given():
 def test_spare_nodes_unpowered():
     r = _one_pod_plan(spare_nodes_powered=False)
     assert r.racks[0].max_kw == pytest.approx(8 * 3.3)
+
+
+def test_checks_say_which_figures_are_assumed():
+    r = _one_pod_plan(assumed=("node_power_kw",))
+    check = next(c for c in r.budget_checks if c.kind == "rack power max")
+    assert check.basis == "node_power_kw: assumed; rack_power_budget_kw: given"
+    feed = next(c for c in r.budget_checks if c.kind == "single feed carries rack")
+    assert "feed: given" in feed.basis
