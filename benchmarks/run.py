@@ -6,13 +6,18 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from benchmarks.clock import Clock
+from benchmarks.errors import BackendError
 from benchmarks.fit import FitResult, fit_samples
 from benchmarks.profile_writer import build_profile
 from benchmarks.protocol import Backend
 from benchmarks.samples import MemoryStore, SampleStore
 from benchmarks.sweep import FLOOR_BUCKET, SweepPlan, SweepSummary, run_sweep
 
-__all__ = ["BenchResult", "measure_profile"]
+__all__ = ["BenchResult", "SweepAborted", "measure_profile"]
+
+
+class SweepAborted(BackendError):
+    """The sweep stopped: too many samples in a row failed every attempt."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,20 @@ def measure_profile(
     """Run (or resume) the sweep into ``store``, fit every ``ok`` record, build the profile.
 
     ``samples_ref`` is the samples path as the profile should record it
-    (default: the store's path). Only the plan's buckets and output lengths are fitted, so samples of an
+    (default: the store's path). Raises the backend's error if ``prepare()``
+    fails, and SweepAborted when the server stops answering mid-sweep.
+    Only the plan's buckets and output lengths are fitted, so samples of an
     earlier, different plan in the same file do not leak in.
     """
+    prepare = getattr(backend, "prepare", None)
+    if prepare is not None:
+        prepare()  # fail fast on an unreachable or misconfigured server
     summary = run_sweep(backend, plan, store, clock=clock, on_progress=on_progress)
+    if summary.aborted:
+        raise SweepAborted(
+            f"{len(summary.gave_up)} samples failed every attempt, {plan.max_consecutive_give_ups} in a row"
+            f" (last error: {summary.last_error}); the samples so far are kept: rerun to resume"
+        )
     records = [
         r for r in store.records()
         if (r.bucket in plan.buckets and r.output_tokens in plan.outputs) or (plan.floor and r.bucket == FLOOR_BUCKET)

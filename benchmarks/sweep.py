@@ -18,7 +18,9 @@
   the sample is sent again with a fresh prompt after a wait: the server's
   ``retry-after`` when it gives one (up to ``max_retry_after_s``), else
   exponential backoff ``min(backoff_cap_s, backoff_base_s * 2**k)``; at most
-  ``max_attempts`` per sample per run. A non-retryable error stops the sweep.
+  ``max_attempts`` per sample per run. A non-retryable error stops the sweep
+  (raised); so do ``max_consecutive_give_ups`` samples given up in a row (the
+  server is gone: ``SweepSummary.aborted``), rather than grinding on.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class SweepPlan:
     backoff_cap_s: float = 30.0
     max_retry_after_s: float = 120.0
     floor: bool = True
+    max_consecutive_give_ups: int = 3
 
     def __post_init__(self) -> None:
         if not self.buckets or any(b < 1 for b in self.buckets):
@@ -94,6 +97,8 @@ class SweepSummary:
     gave_up: list[str] = field(default_factory=list)
     skipped_done: int = 0
     warmup: int = 0
+    aborted: bool = False
+    last_error: str | None = None
 
 
 FLOOR_BUCKET = 0
@@ -173,6 +178,7 @@ def run_sweep(
         store.append(SampleRecord(spec.sample_id, first.bucket, first.prompt_tokens, first.output_tokens, -1, 1, "warmup", measurement))
         summary.warmup += 1
 
+    consecutive_give_ups = 0
     for sample in todo:
         failures = 0
         attempt = attempts.get(sample.sample_id, 0)
@@ -193,8 +199,10 @@ def run_sweep(
                 if not exc.retryable:
                     raise
                 wait = _backoff_s(plan, exc, failures)
+                summary.last_error = f"{type(exc).__name__}: {exc}"
                 if failures >= plan.max_attempts or wait is None:
                     summary.gave_up.append(sample.sample_id)
+                    consecutive_give_ups += 1
                     break
                 clock.sleep(wait)
                 continue
@@ -205,8 +213,12 @@ def run_sweep(
                 )
             )
             summary.measured += 1
+            consecutive_give_ups = 0
             break
         finished += 1
+        if consecutive_give_ups >= plan.max_consecutive_give_ups:
+            summary.aborted = True
+            break
         if on_progress is not None:
             on_progress(finished, total)
     return summary

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from benchmarks.clock import RealClock, VirtualClock
-from benchmarks.errors import BackendError, BackendHTTPError
+from benchmarks.errors import BackendError, BackendHTTPError, BackendTimeout, BackendUnavailable
 from benchmarks.samples import SampleStore
 from benchmarks.sweep import SweepPlan
 from dimensioning.errors import InvalidInput
@@ -178,6 +178,12 @@ def bench(
             )
     except BackendHTTPError as exc:
         stderr.print(f"error: the server refused the request ({exc}); check --url, --model and the API key in ${api_key_env}", soft_wrap=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except (BackendUnavailable, BackendTimeout) as exc:
+        if store.path.exists():
+            stderr.print(f"error: the server stopped answering ({exc}); rerun the same command to resume", soft_wrap=True)
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+        stderr.print(f"error: --url = {url!r}: cannot reach it ({exc}); check the URL and that the server runs", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID) from None
     except BackendError as exc:
         stderr.print(f"error: backend failure ({type(exc).__name__}: {exc})", soft_wrap=True)

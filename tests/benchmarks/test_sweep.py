@@ -212,3 +212,20 @@ def test_virtual_and_real_clock_mock_agree(monkeypatch):
     real = MockBackend(truth, clock=RealClock()).measure(spec)
     assert real.e2el_s >= virtual.e2el_s - 1e-9
     assert real.e2el_s == pytest.approx(virtual.e2el_s, abs=0.05)
+
+
+def test_a_server_that_stops_answering_aborts_the_sweep():
+    inner = MockBackend(make_truth())
+    plan = SweepPlan((512,), (4,), repeats=10, warmup=0, max_attempts=2, max_consecutive_give_ups=3, floor=False)
+    ids = [s.sample_id for s in plan_samples(plan)]
+    backend = Scripted(inner, {sid: [BackendTimeout("gone")] * 2 for sid in ids[2:]})
+    summary = run_sweep(backend, plan, MemoryStore(), clock=inner.clock)
+    assert summary.aborted and summary.measured == 2 and len(summary.gave_up) == 3
+    assert "BackendTimeout" in summary.last_error
+
+
+def test_short_completion_is_fitted_with_its_real_count():
+    from benchmarks.protocol import Measurement
+
+    m = Measurement(0, 10, 100, (100, 110, 120, 130), 130, prompt_tokens=512, completion_tokens=4)
+    assert m.tpot_s == pytest.approx(10e-9)  # 3 gaps over 4 real tokens, not the 64 asked

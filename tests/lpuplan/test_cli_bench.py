@@ -1,0 +1,137 @@
+"""CLI: ``lpuplan bench`` and ``lpuplan profile show|import`` (typer's CliRunner)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from dimensioning.profile import load_profile
+from lpuplan.cli import app
+
+runner = CliRunner()
+
+TRUTH = """
+jitter_cv = 0.0
+[[bucket]]
+max_prompt_tokens = 512
+r_prefill = 40000
+r_decode = 280
+l_fixed_ms = 30
+[[bucket]]
+max_prompt_tokens = 2048
+r_prefill = 32000
+r_decode = 280
+l_fixed_ms = 30
+"""
+
+
+@pytest.fixture
+def truth(tmp_path):
+    path = tmp_path / "truth.toml"
+    path.write_text(TRUTH)
+    return path
+
+
+def _bench(tmp_path, truth, *extra):
+    return runner.invoke(
+        app,
+        ["bench", "--backend", "mock", "--truth", str(truth), "--outputs", "1,32", "--repeats", "3",
+         "-o", str(tmp_path / "profile.json"), "--created", "2026-01-01T00:00:00+00:00", *extra],
+    )
+
+
+def test_bench_mock_writes_a_profile_that_load_profile_reads(tmp_path, truth):
+    result = _bench(tmp_path, truth)
+    assert result.exit_code == 0, result.output
+    assert "R_prefill" in result.output
+    profile = load_profile(tmp_path / "profile.json")
+    assert [e.bucket for e in profile.fit.r_prefill] == [512, 2048]
+    assert profile.fit.r_prefill[0].value == pytest.approx(40000.0, rel=0.01)
+    assert profile.fit.r_decode.value == pytest.approx(280.0, rel=0.01)
+    assert profile.fit.l_fixed_s.value == pytest.approx(0.030, rel=0.01)
+    document = json.loads((tmp_path / "profile.json").read_text())
+    assert document["samples"]["path"] == "profile.samples.jsonl"
+    assert (tmp_path / "profile.samples.jsonl").exists()
+    assert document["backend"]["name"] == "mock" and document["created"] == "2026-01-01T00:00:00+00:00"
+
+
+def test_bench_json_prints_one_object_and_is_byte_reproducible(tmp_path, truth):
+    first = _bench(tmp_path, truth, "--json", "--samples", str(tmp_path / "a.jsonl"))
+    assert first.exit_code == 0, first.output
+    document = json.loads(first.stdout)
+    assert document["schema"] == "lpuplan.profile/1"
+    bytes_a = (tmp_path / "profile.json").read_bytes()
+    second = _bench(tmp_path, truth, "--json", "--samples", str(tmp_path / "b.jsonl"))
+    assert second.exit_code == 0
+    document_b = json.loads(second.stdout)
+    assert document_b["fit"] == document["fit"]
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    assert bytes_a.replace(b"a.jsonl", b"b.jsonl") == (tmp_path / "profile.json").read_bytes()
+
+
+def test_bench_rerun_resumes_from_the_samples_file(tmp_path, truth):
+    assert _bench(tmp_path, truth).exit_code == 0
+    lines = (tmp_path / "profile.samples.jsonl").read_text().splitlines()
+    assert _bench(tmp_path, truth).exit_code == 0
+    assert (tmp_path / "profile.samples.jsonl").read_text().splitlines() == lines  # nothing left to send
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--backend", "mock"], "--truth"),
+        (["--backend", "nope"], "--backend"),
+        (["--backend", "openai"], "--url"),
+        (["--backend", "openai", "--url", "http://127.0.0.1:9/v1"], "--model"),
+        (["--backend", "mock", "--truth", "missing.toml"], "no such file"),
+        (["--backend", "mock", "--truth", "{truth}", "--buckets", "512,x"], "--buckets"),
+        (["--backend", "mock", "--truth", "{truth}", "--buckets", "8192"], "largest bucket"),
+        (["--backend", "mock", "--truth", "{truth}", "--repeats", "1"], "repeats"),
+    ],
+)
+def test_bench_bad_input_exits_2_naming_the_field(tmp_path, truth, args, needle):
+    args = [a.replace("{truth}", str(truth)) for a in args]
+    result = runner.invoke(app, ["bench", *args, "-o", str(tmp_path / "p.json")])
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bench_bad_truth_key_exits_2(tmp_path):
+    path = tmp_path / "truth.toml"
+    path.write_text("[[bucket]]\nmax_prompt_tokens = 512\nr_prefill = -1\nr_decode = 280\nl_fixed_ms = 30\n")
+    result = runner.invoke(app, ["bench", "--backend", "mock", "--truth", str(path), "-o", str(tmp_path / "p.json")])
+    assert result.exit_code == 2 and "r_prefill" in result.output
+
+
+def test_bench_unreachable_server_fails_fast_naming_the_url(tmp_path):
+    from tests.benchmarks.llama_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    result = runner.invoke(
+        app, ["bench", "--backend", "openai", "--url", url, "--model", "m", "-o", str(tmp_path / "p.json"), "--timeout-s", "2"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--url" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_profile_show_table_json_and_png(tmp_path, truth):
+    assert _bench(tmp_path, truth).exit_code == 0
+    shown = runner.invoke(app, ["profile", "show", str(tmp_path / "profile.json")])
+    assert shown.exit_code == 0 and "L_fixed" in shown.output and "CV" in shown.output
+    as_json = runner.invoke(app, ["profile", "show", str(tmp_path / "profile.json"), "--json"])
+    assert json.loads(as_json.stdout)["schema"] == "lpuplan.profile/1"
+    png = tmp_path / "fits.png"
+    plotted = runner.invoke(app, ["profile", "show", str(tmp_path / "profile.json"), "--png", str(png)])
+    assert plotted.exit_code == 0, plotted.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_profile_show_rejects_a_non_profile(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"schema": "other"}')
+    result = runner.invoke(app, ["profile", "show", str(path)])
+    assert result.exit_code == 2 and "schema" in result.output
