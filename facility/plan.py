@@ -21,7 +21,7 @@ from dimensioning.inputs import Redundancy
 
 from facility.catalog import Catalog, Platform, load_catalog, resolve_platform
 from facility.checks import BudgetCheck
-from facility.cooling import ZoneCooling, airflow_cfm, zone_cooling
+from facility.cooling import ZoneCooling, zone_cooling
 from facility.demand import PoolCheck, PoolDemand, check_pool
 from facility.domains import DomainImpact, LevelVerdict, enumerate_domains, evaluate_domains, worst_losses
 from facility.inputs import FacilitySpec, HardwareSpec
