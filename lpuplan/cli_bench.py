@@ -236,21 +236,32 @@ def profile_show(
 def profile_import(
     source: Annotated[Path, typer.Argument(help="File in the foreign format.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Profile JSON to write.")],
-    from_format: Annotated[str, typer.Option("--from", help="simfaasinfer (fitted_profile.json) or blis (beta coefficients JSON/YAML).")],
-    buckets: Annotated[Optional[str], typer.Option("--buckets", help="Bucket prompt lengths (tokens) to evaluate, comma-separated.")] = None,
-    decode_context: Annotated[int, typer.Option("--decode-context", help="KV-cache length (tokens) at which R_decode is read.")] = 1024,
+    from_format: Annotated[str, typer.Option("--from", help="simfaasinfer (fitted_profile.json) or blis (beta/alpha coefficients, JSON or YAML).")],
+    buckets: Annotated[Optional[str], typer.Option("--buckets", help="Bucket prompt lengths (tokens), comma-separated; simfaasinfer default: its seq_lens, blis: 512,1024,2048,8192.")] = None,
+    decode_context: Annotated[Optional[int], typer.Option("--decode-context", help="simfaasinfer: KV-cache length (tokens) at which R_decode is read (default: the largest measured).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="blis: model id of the entry to take from a models list.")] = None,
+    gpu: Annotated[Optional[str], typer.Option("--gpu", help="blis: GPU of the entry (e.g. H100).")] = None,
+    tp: Annotated[Optional[int], typer.Option("--tp", help="blis: tensor_parallelism of the entry.")] = None,
+    l_fixed_ms: Annotated[Optional[float], typer.Option("--l-fixed-ms", help="Fixed overhead per request, ms, where the format has none.")] = None,
     artifact_id: Annotated[Optional[str], typer.Option("--artifact-id", help="Artifact id recorded in the profile.")] = None,
     created: Annotated[Optional[str], typer.Option("--created", help="ISO 8601 timestamp to record (default now).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
 ) -> None:
-    """Convert a SimFaaSInfer fitted_profile.json or BLIS beta coefficients into a profile."""
+    """Convert a SimFaaSInfer fitted_profile.json or BLIS coefficients into a profile (mapping recorded in it)."""
     from benchmarks.importers import import_blis, import_simfaasinfer
 
+    if l_fixed_ms is not None and l_fixed_ms <= 0:
+        raise InvalidInput("--l-fixed-ms", l_fixed_ms, "give a positive overhead in ms")
     bucket_list = parse_int_list("--buckets", buckets) if buckets else None
     if from_format == "simfaasinfer":
-        document = import_simfaasinfer(source, buckets=bucket_list, decode_context=decode_context, artifact_id=artifact_id, created=created)
+        document = import_simfaasinfer(
+            source, buckets=bucket_list, decode_context=decode_context, l_fixed_ms=l_fixed_ms, artifact_id=artifact_id, created=created
+        )
     elif from_format == "blis":
-        document = import_blis(source, buckets=bucket_list or (512, 1024, 2048, 8192), artifact_id=artifact_id, created=created)
+        document = import_blis(
+            source, buckets=bucket_list or (512, 1024, 2048, 8192), model=model, gpu=gpu, tp=tp, l_fixed_ms=l_fixed_ms,
+            artifact_id=artifact_id, created=created,
+        )
     else:
         raise InvalidInput("--from", from_format, "use simfaasinfer or blis")
     write_json(output, document)
@@ -258,6 +269,8 @@ def profile_import(
         sys.stdout.write(dumps_json(document))
         return
     print_profile(document, f"profile {output} (imported from {from_format})")
+    for key, how in document.get("mapping", {}).items():
+        stdout.print(f"  {key}: {how}", soft_wrap=True)
     stdout.print(f"wrote {output}")
 
 

@@ -135,3 +135,46 @@ def test_profile_show_rejects_a_non_profile(tmp_path):
     path.write_text('{"schema": "other"}')
     result = runner.invoke(app, ["profile", "show", str(path)])
     assert result.exit_code == 2 and "schema" in result.output
+
+
+def test_profile_import_simfaasinfer_and_blis(tmp_path):
+    rows = [{"type": "prefill", "seq_len": p, "batch_size": 1, "mean_ms": 5.0 + p / 100.0, "std_ms": 0.1} for p in (128, 512, 1024)]
+    rows += [{"type": "decode", "kv_cache": 512, "new_tokens": 8, "batch_size": 1, "mean_ms": 10.0, "std_ms": 0.1}]
+    source = tmp_path / "fitted_profile.json"
+    source.write_text(json.dumps(rows))
+    out = tmp_path / "imported.json"
+    result = runner.invoke(app, ["profile", "import", str(source), "--from", "simfaasinfer", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "mapping" in json.loads(out.read_text()) and "r_prefill" in result.output
+    assert load_profile(out).fit.r_decode.value == pytest.approx(100.0)
+
+    coeffs = tmp_path / "c.json"
+    coeffs.write_text(json.dumps({"beta_coeffs": [5000, 20, 6], "alpha_coeffs": [2000, 2, 3000]}))
+    result = runner.invoke(app, ["profile", "import", str(coeffs), "--from", "blis", "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["backend"]["name"] == "import:blis"
+
+
+@pytest.mark.parametrize("args", [["--from", "nope"], ["--from", "blis", "--l-fixed-ms", "-1"]])
+def test_profile_import_bad_input_exits_2(tmp_path, args):
+    source = tmp_path / "c.json"
+    source.write_text(json.dumps({"beta_coeffs": [5000, 20, 6]}))
+    result = runner.invoke(app, ["profile", "import", str(source), "-o", str(tmp_path / "o.json"), *args])
+    assert result.exit_code == 2, result.output
+
+
+def test_project_file_takes_its_rates_from_a_bench_profile(tmp_path, truth):
+    from lpuplan.project import parse_project
+
+    assert _bench(tmp_path, truth).exit_code == 0
+    data = {
+        "workload": {"lambda_peak": 10.0, "prompt_tokens": {"distribution": "constant", "value": 400},
+                     "output_tokens": {"distribution": "constant", "value": 32}},
+        "slo": {"p99_ms": 2000.0},
+        "bucket": [{"max_prompt_tokens": 512, "max_output_tokens": 256, "profile": "profile.json"}],
+    }
+    project = parse_project(data, tmp_path)
+    bucket = project.buckets[0]
+    assert bucket.r_prefill == pytest.approx(40000.0, rel=0.01)
+    assert bucket.r_decode == pytest.approx(280.0, rel=0.01)
+    assert bucket.l_fixed_ms == pytest.approx(30.0, rel=0.01)
