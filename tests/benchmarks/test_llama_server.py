@@ -128,3 +128,23 @@ def test_measure_records_real_counts_when_the_end_token_is_allowed(server):
     assert 1 <= m.completion_tokens <= 8
     assert m.completion_tokens == len(m.token_ns)
     assert m.e2el_s > 0 and time.perf_counter_ns() > m.end_ns
+
+
+def test_lpuplan_bench_openai_cli_against_the_server(server, tmp_path):
+    from typer.testing import CliRunner
+
+    from dimensioning.profile import load_profile
+    from lpuplan.cli import app
+
+    url, _ = server
+    out = tmp_path / "profile.json"
+    result = CliRunner().invoke(
+        app,
+        ["bench", "--backend", "openai", "--url", url, "--model", "tiny", "--end-token", str(EOS_ID),
+         "--buckets", "64,256", "--outputs", "1,8", "--repeats", "2", "--warmup", "1", "-o", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    profile = load_profile(out)
+    assert [e.bucket for e in profile.fit.r_prefill] == [64, 256]
+    document = profile.to_json_dict()
+    assert document["backend"]["endpoint"] == url and document["backend"]["exact_output"] == "logit_bias"

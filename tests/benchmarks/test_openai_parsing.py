@@ -187,3 +187,17 @@ def test_calibration_without_tokenizer():
     text, count = builder.build(1000, nonce=1)
     assert count is None
     assert 7 + len(text) // 4 == pytest.approx(1000, abs=3)
+
+
+def test_api_key_is_never_in_what_the_backend_describes_or_raises(monkeypatch):
+    import json as _json
+
+    from benchmarks.openai_backend import OpenAIBackend
+
+    monkeypatch.setenv("LPUPLAN_TEST_KEY", "sk-very-secret")
+    with OpenAIBackend("http://127.0.0.1:9/v1", "m", api_key_env="LPUPLAN_TEST_KEY") as backend:
+        assert "sk-very-secret" not in _json.dumps(backend.describe())
+        assert backend.describe()["api_key_env"] == "LPUPLAN_TEST_KEY"
+        with pytest.raises(BackendError) as info:
+            backend.prepare()  # nothing listens on port 9
+        assert "sk-very-secret" not in str(info.value)
