@@ -116,22 +116,23 @@ def test_md1k_wait_is_the_infinite_wait_truncated() -> None:
 # (servers, capacity, rho): the approximation's blocking against the simulated exact recursion
 APPROXIMATION_CASES = [
     (2, 4, 0.8), (4, 8, 0.9), (8, 12, 0.9), (16, 24, 0.9), (8, 9, 0.7), (8, 40, 0.97),
-    (4, 6, 1.2), (8, 12, 1.5), (16, 20, 1.0),
+    (16, 32, 0.995), (4, 6, 1.2), (8, 12, 1.5), (16, 20, 1.0), (64, 66, 1.1), (16, 32, 1.05),
 ]
 
 
 @pytest.mark.parametrize(("servers", "capacity", "rho"), APPROXIMATION_CASES)
 def test_mdck_approximation_error_is_within_documented_band(servers: int, capacity: int, rho: float) -> None:
-    """Documented (docs/queueing.md): rho < 0.99 under-estimates by <= 11%; rho >= 0.99 over-estimates by <= 35%."""
+    """Documented (docs/queueing.md): anchored route (rho < 0.999) within -6%..+21%,
+    saturation/overload route over-estimates by <= 25%; admitted-wait p90 within 25%."""
     lam = servers * rho
     model = MDcK(lam, 1.0, servers, capacity)
     assert model.method == "approximation" and "approximation" in model.method_note
     blocked, waits = simulate_finite(lam, 1.0, servers, capacity, 300_000, seed=5)
     ratio = model.blocking_probability / blocked
-    if rho < 0.99:
-        assert 0.85 <= ratio <= 1.03, ratio
+    if rho < 0.999:
+        assert 0.88 <= ratio <= 1.25, ratio
     else:
-        assert 0.97 <= ratio <= 1.40, ratio
+        assert 0.97 <= ratio <= 1.30, ratio
     bound = math.ceil((capacity - servers) / servers) * 1.0
     assert waits.max() <= bound + 1e-9
     assert model.wait.ppf(1.0) <= bound + 1e-9
