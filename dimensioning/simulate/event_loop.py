@@ -126,10 +126,10 @@ def run_event_loop(
     outcome = np.full(n, -1, np.int8)
     attempts = np.zeros(n, np.int8)
     version = np.zeros(n, np.int32)
-    slot_of = np.empty(n, np.int64)  # set on every arrival
+    slot_of = np.empty(n, np.int32)  # set on every arrival
 
     # FIFO queues: linked lists over request ids.
-    qnext = np.empty(n, np.int64)  # set on every enqueue
+    qnext = np.empty(n, np.int32)  # set on every enqueue (ids < 2**31: MAX_REQUESTS)
     qhead = np.full(n_queues, -1, np.int64)
     qtail = np.full(n_queues, -1, np.int64)
     qlen = np.zeros(n_queues, np.int64)
