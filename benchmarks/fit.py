@@ -15,6 +15,8 @@ coverage):
 - ``r_decode_server`` (server timings): ``completion_time / completion_tokens``.
 - ``r_prefill`` per bucket, server timings present: ``prompt_time /
   prompt_tokens`` per sample, ``R_prefill = 1 / mean``.
+- Server timings are used when every bucket has >= 2 samples that carry
+  them; samples without them are then left out (``without_server_timings``).
 - ``l_fixed_s``, server timings present: per sample ``service - prompt_time -
   completion_time`` (what remains of the end-to-end time), mean and t interval.
 - Client timings only (no server prompt time, e.g. llama-cpp-python's
@@ -187,8 +189,15 @@ def fit_samples(records: Iterable[SampleRecord]) -> FitResult:
     if not prefill_records:
         raise InvalidInput("buckets", [], "no uncached sample of any bucket; measure at least one bucket")
     with_server = [r for r in uncached if r.measurement.server is not None and r.measurement.server.prompt_s]  # type: ignore[union-attr]
-    if len(with_server) == len(uncached):
-        r_prefill, l_fixed = _fit_server(prefill_records, floor)
+    counts["without_server_timings"] = len(uncached) - len(with_server)
+    timed_buckets = defaultdict(int)
+    for r in with_server:
+        timed_buckets[r.bucket] += 1
+    if all(timed_buckets[r.bucket] >= 2 for r in prefill_records):
+        # Server timings wherever the server gave them; a sample without them is left out.
+        r_prefill, l_fixed = _fit_server(
+            [r for r in with_server if r.bucket != FLOOR_BUCKET], [r for r in with_server if r.bucket == FLOOR_BUCKET]
+        )
         prefill_method = "server prompt timings"
     else:
         r_prefill, l_fixed = _fit_client(prefill_records, floor, r_decode.value)

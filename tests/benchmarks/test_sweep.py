@@ -229,3 +229,15 @@ def test_short_completion_is_fitted_with_its_real_count():
 
     m = Measurement(0, 10, 100, (100, 110, 120, 130), 130, prompt_tokens=512, completion_tokens=4)
     assert m.tpot_s == pytest.approx(10e-9)  # 3 gaps over 4 real tokens, not the 64 asked
+
+
+def test_a_sample_without_server_timings_is_left_out_of_the_server_fit():
+    inner = MockBackend(make_truth())
+    plan = SweepPlan((512, 2048), (1, 8), repeats=4, warmup=0)
+    store = MemoryStore()
+    run_sweep(inner, plan, store, clock=inner.clock)
+    records = store.records()
+    records[0] = dataclasses.replace(records[0], measurement=dataclasses.replace(records[0].measurement, server=None))
+    fit = fit_samples(records)
+    assert fit.prefill_method.startswith("server") and fit.counts["without_server_timings"] == 1
+    assert fit.l_fixed_s.value == pytest.approx(0.030, rel=1e-6)
