@@ -92,6 +92,10 @@ def build_scenario(
     if arrivals is None:
         scv = project.workload.arrival_scv
         arrivals = "poisson" if scv == 1.0 else f"gamma:{scv}"
+    if arrivals.strip().lower() == "trace":
+        if project.workload.trace is None:
+            raise InvalidInput("--arrivals", arrivals, "the project has no workload.trace: write trace:PATH")
+        arrivals = f"trace:{project.workload.trace}"  # the project's own trace (needs a timestamp column)
     is_trace = arrivals.strip().lower().startswith("trace:")
     mode = service if service != "auto" else ("tokens" if is_trace else "bucket")
     if mode == "bucket":
@@ -310,7 +314,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--arrivals",
-                help="poisson | gamma:SCV | mmpp:RATE1,RATE2,SWITCH12,SWITCH21 | piecewise:0=R0,T1=R1,... | trace:PATH"
+                help="poisson | gamma:SCV | mmpp:RATE1,RATE2,SWITCH12,SWITCH21 | piecewise:0=R0,T1=R1,... | trace:PATH | trace (the project's)"
                 " (default: the project's arrival_scv).",
             ),
         ] = None,

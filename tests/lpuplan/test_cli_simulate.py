@@ -124,3 +124,21 @@ def test_help_names_the_options():
     assert result.exit_code == 0
     for option in ("--requests", "--duration", "--arrivals", "--routing", "--fail", "--json", "--out"):
         assert option in result.output
+
+
+def test_trace_replay_uses_each_requests_tokens(project, tmp_path):
+    trace = tmp_path / "trace.csv"
+    rows = ["timestamp,prompt_tokens,output_tokens"]
+    rows += [f"{i * 0.05:.2f},{300 + (i * 37) % 3000},{50 + (i * 13) % 400}" for i in range(2000)]
+    trace.write_text("\n".join(rows) + "\n")
+    result = runner.invoke(
+        app, ["simulate", str(project), "--arrivals", f"trace:{trace}", "--requests", "2000", "--replicas", "4", "--json"]
+    )
+    assert result.exit_code in (0, 3), result.output
+    payload = _json(result)
+    assert payload["scenario"]["service"] == "tokens"
+    assert payload["summary"]["requests"] == 2000
+    assert payload["summary"]["span_s"] == pytest.approx(1999 * 0.05)
+    too_many = runner.invoke(app, ["simulate", str(project), "--arrivals", f"trace:{trace}", "--requests", "5000",
+                                   "--replicas", "4"])
+    assert too_many.exit_code == 2
