@@ -26,6 +26,7 @@ __all__ = [
     "MixtureShiftedDelay",
     "ScaledDelay",
     "TruncatedDelay",
+    "AtomExponentialDelay",
 ]
 
 FloatOrArray = float | NDArray[np.float64]
@@ -336,3 +337,29 @@ class TruncatedDelay(DelayDistribution):
         integral, _ = quad(lambda x: float(self.base.sf(x)) - float(self.base.sf(self.bound)),
                            0.0, self.bound, limit=400, epsabs=1e-14 * self.bound, epsrel=1e-12)
         return integral / self.mass
+
+
+class AtomExponentialDelay(DelayDistribution):
+    """P(W = 0) = atom, else exponential with the given overall mean (seconds).
+
+    The heavy-traffic shape (Kingman: W / E[W] -> Exp(1) as rho -> 1), used
+    only where exact grids would be too long; always labelled an approximation.
+    """
+
+    def __init__(self, atom: float, mean: float) -> None:
+        self.atom = min(max(float(atom), 0.0), 1.0)
+        self._mean = float(mean)
+        positive = 1.0 - self.atom
+        self.rate = positive / self._mean if self._mean > 0 else math.inf
+
+    def _cdf(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
+        return 1.0 - (1.0 - self.atom) * np.exp(-self.rate * t)
+
+    def _sf(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
+        return (1.0 - self.atom) * np.exp(-self.rate * t)
+
+    def _ppf(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.log((1.0 - self.atom) / (1.0 - p)) / self.rate
+
+    def mean(self) -> float:
+        return self._mean

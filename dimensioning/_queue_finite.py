@@ -217,7 +217,9 @@ class MDcKApproximation:
         self.capacity = capacity
         offered = arrival_rate * service_time
         rho = offered / servers
-        if rho < self.SWITCH_RHO:
+        from dimensioning._queue_mdc import grid_too_large
+
+        if rho < self.SWITCH_RHO and not grid_too_large(offered, servers):
             self.route = "anchored truncation of exact M/D/c"
             kernel = MDcWaitKernel(arrival_rate, service_time, servers)
             level = np.array([capacity - 1])

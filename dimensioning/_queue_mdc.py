@@ -31,9 +31,9 @@ from scipy.fft import next_fast_len
 from scipy.optimize import brentq
 from scipy.special import gammaln, lambertw, pdtr, pdtrc
 
-from dimensioning._queue_distributions import DelayDistribution
+from dimensioning._queue_distributions import AtomExponentialDelay, DelayDistribution
 
-__all__ = ["MDcWaitKernel", "inner_roots", "decay_root", "poisson_pmf"]
+__all__ = ["MDcWaitKernel", "HeavyTrafficWait", "inner_roots", "decay_root", "decay_excess", "poisson_pmf", "grid_too_large"]
 
 
 def poisson_pmf(i: NDArray[np.float64], mean: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -60,13 +60,28 @@ def inner_roots(servers: int, rho: float) -> NDArray[np.complex128]:
 
 
 def decay_root(rho: float) -> float:
-    """tau > 1: the real root of z = exp(rho (z - 1)) outside the unit disk (rho < 1)."""
-    tau = float(np.real(-lambertw(-rho * math.exp(-rho), -1) / rho))
-    # Newton polish on log form: g(z) = log z - rho (z - 1)
-    for _ in range(3):
-        g = math.log(tau) - rho * (tau - 1.0)
-        tau -= g / (1.0 / tau - rho)
-    return tau
+    """tau > 1: the real root of z = exp(rho (z - 1)) outside the unit disk (0 < rho < 1).
+
+    Solved as log1p(x)/x = rho for x = tau - 1 > 0 (monotone in x), which keeps
+    full relative accuracy in tau - 1 as rho -> 1, where Lambert W at its
+    branch point does not.
+    """
+    return 1.0 + decay_excess(rho)
+
+
+def decay_excess(rho: float) -> float:
+    """x = tau - 1 > 0 with log(1 + x) = rho x (see ``decay_root``)."""
+
+    def gap(x: float) -> float:
+        return math.log1p(x) / x - rho
+
+    low = max(1.0 - rho, 1e-300)
+    high = max(2.0 * low, 1.0)
+    while gap(high) > 0:
+        high *= 2.0
+    while gap(low) < 0:  # pragma: no cover - only for rho within rounding of 1
+        low /= 2.0
+    return brentq(gap, low, high, xtol=1e-300, rtol=1e-15, maxiter=500)
 
 
 def _root_product(
@@ -103,6 +118,24 @@ def _root_product(
     return product, log_scale
 
 
+_MAX_GRID = 1 << 21
+_MAX_WORK = 1 << 25
+
+
+def _grid_points(offered: float, rho: float) -> int:
+    """FFT length for Q: the body (12 sd of Poisson(a)) plus 40 e-folds of the tail."""
+    body = 12.0 * math.sqrt(offered) + 40.0
+    tail = 40.0 / math.log1p(decay_excess(rho))
+    return int(min(body + tail, 2.0**62))
+
+
+def grid_too_large(offered: float, servers: int) -> bool:
+    """True where the exact FFT route would need more than 2^21 points or 2^25 root products
+    (rho within ~1e-4 of 1 for large c): ``HeavyTrafficWait`` is used there."""
+    points = _grid_points(offered, offered / servers)
+    return points > _MAX_GRID or points * servers > _MAX_WORK
+
+
 @dataclass(frozen=True)
 class _QueueAtEpochs:
     """pmf, cdf and survival of Q on 0..M-1 and the tail constants."""
@@ -137,9 +170,7 @@ class MDcWaitKernel(DelayDistribution):
 
     # --- the chain at multiples of D -----------------------------------
     def _grid_length(self) -> int:
-        body = 12.0 * math.sqrt(self.offered) + 40.0
-        tail = 40.0 / math.log(self.tau)
-        return int(next_fast_len(int(body + tail) + 1))
+        return int(next_fast_len(_grid_points(self.offered, self.rho) + 1))
 
     def _queue_at_epochs(self) -> _QueueAtEpochs:
         c, a = self.servers, self.offered
@@ -171,13 +202,15 @@ class MDcWaitKernel(DelayDistribution):
     @cached_property
     def tail_rate(self) -> float:
         """delta = lambda (tau - 1), 1/seconds."""
-        return self.arrival_rate * (self.tau - 1.0)
+        return self.arrival_rate * decay_excess(self.rho)
 
     @cached_property
     def tail_constant(self) -> float:
         """beta of P(W > t) ~ beta exp(-delta t)."""
         c, a, tau = self.servers, self.offered, self.tau
-        log_beta = math.log((c - a) / (a * tau - c)) + (1 - c) * math.log(tau)
+        excess = decay_excess(self.rho)
+        # a tau - c = a x - (c - a), x = tau - 1
+        log_beta = math.log((c - a) / (a * excess - (c - a))) + (1 - c) * math.log1p(excess)
         if c > 1:
             log_beta += float(np.sum(np.log(np.abs((tau - self.roots) / (1.0 - self.roots)))))
         return math.exp(log_beta)
@@ -272,17 +305,25 @@ class MDcWaitKernel(DelayDistribution):
         if 1.0 - p <= tail_at_switch:
             # inside the Cramer-Lundberg range: invert beta e^{-delta t} = 1 - p
             return math.log(self.tail_constant / (1.0 - p)) / self.tail_rate
-        # bracket on multiples of D (Crommelin's P(N <= (k+1)c - 1)), then Brent inside
-        multiples = D * np.arange(int(math.ceil(switch / D)) + 2)
-        values = self._cdf(multiples.copy())
-        values[0] = self.atom
-        above = np.nonzero(values >= p)[0]
-        if above.size == 0:
+        # bracket on multiples of D (Crommelin's P(N <= (k+1)c - 1)) by bisection, then Brent inside
+        def at_multiple(k: int) -> float:
+            return self.atom if k == 0 else float(self._cdf(np.array([k * D]))[0])
+
+        top = int(math.ceil(switch / D)) + 1
+        if at_multiple(top) < p:
             return math.log(self.tail_constant / (1.0 - p)) / self.tail_rate
-        k = int(above[0])
-        if k == 0:
+        if at_multiple(0) >= p:
             return 0.0
-        low, high = multiples[k - 1], multiples[k]
+        low_k, high_k = 0, top  # cdf(low_k D) < p <= cdf(high_k D)
+        while high_k - low_k > 1:
+            middle = (low_k + high_k) // 2
+            if at_multiple(middle) >= p:
+                high_k = middle
+            else:
+                low_k = middle
+        k = high_k
+        multiples = np.array([low_k * D, high_k * D])
+        low, high = multiples[0], multiples[1]
 
         def gap(t: float) -> float:
             return float(self._cdf(np.array([t]))[0]) - p
@@ -302,3 +343,23 @@ class MDcWaitKernel(DelayDistribution):
         rest = (2 * a * c - a * a - c * (c - 1)) / (2.0 * (c - a)) - a
         # noise of order 1e-13 D where the true mean is far smaller
         return max((total + rest) / self.arrival_rate, 0.0)
+
+
+class HeavyTrafficWait(AtomExponentialDelay):
+    """APPROXIMATION for M/D/c within ~1e-5 of saturation, where exact grids are too long.
+
+    Exact atom P(W = 0) = (c - a) / prod_k (1 - z_k) and exact mean (roots
+    formula, Janssen & van Leeuwaarden 2008); the positive part exponential
+    with that mean (Kingman's heavy-traffic limit: W / E[W] -> Exp(1) as
+    rho -> 1). The error is of order D / E[W] (<= ~1e-4 in the cdf here).
+    """
+
+    def __init__(self, arrival_rate: float, service_time: float, servers: int) -> None:
+        c = int(servers)
+        a = float(arrival_rate) * float(service_time)
+        roots = inner_roots(c, a / c)
+        log_product = float(np.sum(np.log(np.abs(1.0 - roots)))) if c > 1 else 0.0
+        atom = (c - a) * math.exp(-log_product)
+        total = float(np.sum(np.real(1.0 / (1.0 - roots)))) if c > 1 else 0.0
+        rest = (2 * a * c - a * a - c * (c - 1)) / (2.0 * (c - a)) - a
+        super().__init__(atom, max((total + rest) / float(arrival_rate), 0.0))

@@ -32,10 +32,31 @@ from scipy.optimize import brentq
 
 from dimensioning._queue_distributions import DelayDistribution
 
-__all__ = ["MG1WaitKernel"]
+__all__ = ["MG1WaitKernel", "lattice_too_coarse"]
 
 _STEPS_PER_SHORTEST = 128
 _MAX_GRID = 1 << 21
+
+
+def _tail_rate(arrival_rate: float, times: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
+    """delta > 0 with lambda (sum p_i e^{delta d_i} - 1) = delta (rho < 1)."""
+
+    def equation(delta: float) -> float:
+        return arrival_rate * float(weights @ np.expm1(delta * times)) - delta
+
+    high = 1.0 / float(times.max())
+    while equation(high) < 0:
+        high *= 2.0
+    low = high
+    while equation(low) >= 0 and low > 1e-300:
+        low /= 2.0
+    return brentq(equation, low, high, xtol=1e-300, rtol=1e-15)
+
+
+def lattice_too_coarse(arrival_rate: float, times: NDArray[np.float64], weights: NDArray[np.float64]) -> bool:
+    """True where the grid cap would force a step above d_min / 16 (rho very close to 1)."""
+    span = 36.0 / _tail_rate(arrival_rate, times, weights) + 2.0 * float(times.max())
+    return 3.0 * span / _MAX_GRID > float(times.min()) / 16.0
 
 
 class MG1WaitKernel(DelayDistribution):
@@ -76,15 +97,7 @@ class MG1WaitKernel(DelayDistribution):
 
     def _tail(self) -> tuple[float, float]:
         lam, d, p = self.arrival_rate, self.times, self.weights
-
-        def equation(delta: float) -> float:
-            return lam * (float(p @ np.expm1(delta * d))) - delta
-
-        high = 1.0 / d.max()
-        while equation(high) < 0:
-            high *= 2.0
-        delta = brentq(equation, 1e-300 if self.rho > 0 else 1.0, high, xtol=1e-300, rtol=1e-15)
-        # the root at 0 is excluded: equation < 0 just above 0 when rho < 1
+        delta = _tail_rate(lam, d, p)
         beta = (1.0 - self.rho) / (lam * float(p @ (d * np.exp(delta * d))) - 1.0)
         return delta, beta
 

@@ -35,6 +35,7 @@ from typing import Sequence
 import numpy as np
 
 from dimensioning._queue_distributions import (
+    AtomExponentialDelay,
     DelayDistribution,
     InfiniteDelay,
     MixtureShiftedDelay,
@@ -42,7 +43,7 @@ from dimensioning._queue_distributions import (
     ShiftedDelay,
     ZeroDelay,
 )
-from dimensioning._queue_mdc import MDcWaitKernel
+from dimensioning._queue_mdc import HeavyTrafficWait, MDcWaitKernel, grid_too_large
 from dimensioning.errors import InvalidInput
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
 
 EXACT = "exact"
 APPROXIMATION = "approximation"
+_MDC_NOTE = "exact M/D/c (Crommelin chain, roots by Lambert W, FFT; Tijms 2003 ch. 9)"
 
 
 # --- validation ------------------------------------------------------------
@@ -163,16 +165,22 @@ class MDc:
     arrival_rate: float
     service_time: float
     servers: int
-    method: str = field(default=EXACT, init=False)
-    method_note: str = field(
-        default="exact M/D/c (Crommelin chain, roots by Lambert W, FFT; Tijms 2003 ch. 9)",
-        init=False,
-    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
         object.__setattr__(self, "service_time", _duration(self.service_time, "service_time"))
         object.__setattr__(self, "servers", _count(self.servers, "servers", 1))
+
+    @property
+    def method(self) -> str:
+        """"exact", or "approximation" within ~1e-5 of saturation (see ``method_note``)."""
+        return APPROXIMATION if isinstance(self.wait, HeavyTrafficWait) else EXACT
+
+    @property
+    def method_note(self) -> str:
+        if isinstance(self.wait, HeavyTrafficWait):
+            return "approximation: exact P(W=0) and E[W], exponential shape (rho within ~1e-5 of 1)"
+        return _MDC_NOTE
 
     @property
     def offered_load(self) -> float:
@@ -196,6 +204,8 @@ class MDc:
             return InfiniteDelay()
         if self.arrival_rate == 0.0:
             return ZeroDelay()
+        if grid_too_large(self.offered_load, self.servers):
+            return HeavyTrafficWait(self.arrival_rate, self.service_time, self.servers)
         return MDcWaitKernel(self.arrival_rate, self.service_time, self.servers)
 
     @cached_property
@@ -299,16 +309,25 @@ class MG1:
     arrival_rate: float
     service_times: tuple[float, ...]
     probabilities: tuple[float, ...]
-    method: str = field(default=EXACT, init=False)
-    method_note: str = field(
-        default="exact M/G/1 (Pollaczek-Khinchine/Benes, lattice bounds + Richardson)", init=False
-    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
         times, weights = _mixture(self.service_times, self.probabilities)
         object.__setattr__(self, "service_times", times)
         object.__setattr__(self, "probabilities", weights)
+
+    @property
+    def method(self) -> str:
+        """"exact", or "approximation" within ~1e-5 of saturation (see ``method_note``)."""
+        return APPROXIMATION if isinstance(self.wait, AtomExponentialDelay) else EXACT
+
+    @property
+    def method_note(self) -> str:
+        if isinstance(self.wait, AtomExponentialDelay):
+            return "approximation: exact P(W=0) and P-K mean, exponential shape (rho within ~1e-5 of 1)"
+        if len(set(self.service_times)) == 1:
+            return _MDC_NOTE
+        return "exact M/G/1 (Pollaczek-Khinchine/Benes, lattice bounds + Richardson)"
 
     @property
     def mean_service_time(self) -> float:
@@ -340,10 +359,15 @@ class MG1:
             return ZeroDelay()
         if len(set(self.service_times)) == 1:
             # one service time: the M/D/1 kernel is exact and cheaper
-            return MDcWaitKernel(self.arrival_rate, self.service_times[0], 1)
-        from dimensioning._queue_mg1 import MG1WaitKernel
+            return MDc(self.arrival_rate, self.service_times[0], 1).wait
+        from dimensioning._queue_mg1 import MG1WaitKernel, lattice_too_coarse
 
-        return MG1WaitKernel(self.arrival_rate, np.array(self.service_times), np.array(self.probabilities))
+        times, weights = np.array(self.service_times), np.array(self.probabilities)
+        if lattice_too_coarse(self.arrival_rate, times, weights):
+            second = float(weights @ times**2)
+            mean = self.arrival_rate * second / (2.0 * (1.0 - self.utilization))
+            return AtomExponentialDelay(1.0 - self.utilization, mean)
+        return MG1WaitKernel(self.arrival_rate, times, weights)
 
     @cached_property
     def sojourn(self) -> DelayDistribution:
@@ -389,14 +413,18 @@ class MGc:
     @property
     def method(self) -> str:
         """"exact" for c = 1 or a single service time, else "approximation"."""
-        return EXACT if self.servers == 1 or len(set(self.service_times)) == 1 else APPROXIMATION
+        if self.servers == 1:
+            return self._single.method
+        if len(set(self.service_times)) == 1:
+            return self._deterministic.method
+        return APPROXIMATION
 
     @property
     def method_note(self) -> str:
         if self.servers == 1:
             return self._single.method_note
         if len(set(self.service_times)) == 1:
-            return MDc.method_note
+            return self._deterministic.method_note
         return "approximation: cs2 * M/M/c + (1 - cs2) * M/D/c mean; M/D/c law scaled to that mean"
 
     @property

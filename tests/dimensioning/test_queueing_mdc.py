@@ -259,3 +259,37 @@ def test_model_is_frozen() -> None:
     queue = MDc(0.5, 1.0, 1)
     with pytest.raises(AttributeError):
         queue.servers = 2  # type: ignore[misc]
+
+
+# --- near saturation ------------------------------------------------------------------------
+@pytest.mark.parametrize("rho", [0.5, 0.99, 1 - 1e-6, 1 - 1e-10])
+def test_decay_root_keeps_relative_accuracy_near_saturation(rho: float) -> None:
+    from dimensioning._queue_mdc import decay_excess
+
+    with mp.workdps(60):
+        r = mp.mpf(rho)
+        tau = -mp.lambertw(-r * mp.e ** (-r), -1) / r
+        reference = float(tau - 1)
+    assert decay_excess(rho) == pytest.approx(reference, rel=1e-12)
+
+
+@pytest.mark.parametrize(("servers", "rho"), [(1, 1 - 1e-7), (64, 1 - 1e-6), (1024, 0.9995)])
+def test_heavy_traffic_fallback_is_labelled_and_keeps_exact_mean(servers: int, rho: float) -> None:
+    queue = MDc(servers * rho, 1.0, servers)
+    assert queue.method == "approximation" and "approximation" in queue.method_note
+    if servers == 1:
+        assert queue.wait.mean() == pytest.approx(rho / (2 * (1 - rho)), rel=1e-6)
+        assert queue.prob_wait == pytest.approx(rho, rel=1e-12)
+    p99 = queue.wait.ppf(0.99)
+    assert math.isfinite(p99) and queue.wait.cdf(p99) == pytest.approx(0.99, abs=1e-12)
+
+
+def test_heavy_traffic_switch_is_continuous_within_one_percent() -> None:
+    """Exact at rho = 0.999 (c = 1024) against the fallback formula evaluated at the same point."""
+    from dimensioning._queue_mdc import HeavyTrafficWait
+
+    exact = MDc(1024 * 0.999, 1.0, 1024)
+    assert exact.method == "exact"
+    fallback = HeavyTrafficWait(1024 * 0.999, 1.0, 1024)
+    for p in (0.9, 0.99, 0.999):
+        assert fallback.ppf(p) == pytest.approx(exact.wait.ppf(p), rel=0.01)
