@@ -52,7 +52,7 @@ def server(tiny_model, tmp_path_factory):
 def test_sweep_against_llama_cpp_server(server, tmp_path):
     url, _ = server
     path = tmp_path / "samples.jsonl"
-    plan = SweepPlan((64, 512, 2048), (1, 16), repeats=3, warmup=1, seed=3)
+    plan = SweepPlan((256, 1024, 2048), (1, 16), repeats=3, warmup=1, seed=3)
     with OpenAIBackend(url, "tiny", api_key_env=None, end_token_id=EOS_ID, timeout_s=30) as backend:
         summary = run_sweep(backend, plan, SampleStore(path))
         described = backend.describe()
@@ -78,7 +78,7 @@ def test_sweep_against_llama_cpp_server(server, tmp_path):
     assert fit.r_decode_server is None  # this server reports no timings
     assert fit.r_decode.value > 0 and fit.r_decode.ci95[0] <= fit.r_decode.value <= fit.r_decode.ci95[1]
     assert fit.l_fixed_s.value > 0
-    assert [b.bucket for b in fit.r_prefill] == [64, 512, 2048]
+    assert [b.bucket for b in fit.r_prefill] == [256, 1024, 2048]
     assert all(b.rate.value > 0 for b in fit.r_prefill)
 
 
@@ -141,10 +141,10 @@ def test_lpuplan_bench_openai_cli_against_the_server(server, tmp_path):
     result = CliRunner().invoke(
         app,
         ["bench", "--backend", "openai", "--url", url, "--model", "tiny", "--end-token", str(EOS_ID),
-         "--buckets", "64,256", "--outputs", "1,8", "--repeats", "2", "--warmup", "1", "-o", str(out)],
+         "--buckets", "256,1024", "--outputs", "1,8", "--repeats", "2", "--warmup", "1", "-o", str(out)],
     )
     assert result.exit_code == 0, result.output
     profile = load_profile(out)
-    assert [e.bucket for e in profile.fit.r_prefill] == [64, 256]
+    assert [e.bucket for e in profile.fit.r_prefill] == [256, 1024]
     document = profile.to_json_dict()
     assert document["backend"]["endpoint"] == url and document["backend"]["exact_output"] == "logit_bias"
