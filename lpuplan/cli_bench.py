@@ -51,6 +51,10 @@ def _ci(interval: dict[str, Any], scale: float = 1.0, fmt: str = "{:,.1f}") -> s
     return f"[{fmt.format(lo * scale)}, {fmt.format(hi * scale)}]"
 
 
+def _count(entry: dict[str, Any]) -> str:
+    return "-" if entry.get("samples") is None else str(entry["samples"])
+
+
 def print_profile(profile: dict[str, Any], title: str) -> None:
     """Rich tables of a profile's fits and per-shape service CV."""
     fit = profile["fit"]
@@ -60,18 +64,18 @@ def print_profile(profile: dict[str, Any], title: str) -> None:
     table.add_column("95% interval", justify="right")
     table.add_column("samples", justify="right")
     table.add_column("method")
-    method = profile.get("method", {})
+    method = profile.get("method") or profile.get("mapping") or {}
     for entry in fit["r_prefill"]:
         table.add_row(
-            f"R_prefill @ {entry['bucket']} tok", f"{entry['value']:,.1f} tok/s", _ci(entry), str(entry.get("samples", "")),
+            f"R_prefill @ {entry['bucket']} tok", f"{entry['value']:,.1f} tok/s", _ci(entry), _count(entry),
             method.get("r_prefill", ""),
         )
     for key, label in (("r_decode", "R_decode"), ("r_decode_itl", "R_decode (inter-token)"), ("r_decode_server", "R_decode (server)")):
         if key in fit and (key == "r_decode" or fit[key] != fit["r_decode"] or key == "r_decode_server"):
             entry = fit[key]
-            table.add_row(label, f"{entry['value']:,.2f} tok/s", _ci(entry, fmt="{:,.2f}"), str(entry.get("samples", "")), entry.get("method", ""))
+            table.add_row(label, f"{entry['value']:,.2f} tok/s", _ci(entry, fmt="{:,.2f}"), _count(entry), entry.get("method") or method.get(key, ""))
     entry = fit["l_fixed_s"]
-    table.add_row("L_fixed", f"{entry['value'] * 1e3:,.3f} ms", _ci(entry, 1e3, "{:,.3f}"), str(entry.get("samples", "")), method.get("l_fixed_s", ""))
+    table.add_row("L_fixed", f"{entry['value'] * 1e3:,.3f} ms", _ci(entry, 1e3, "{:,.3f}"), _count(entry), method.get("l_fixed_s", ""))
     stdout.print(table)
     shapes = fit.get("service_cv") or []
     if shapes:
