@@ -219,7 +219,14 @@ class MDcKApproximation:
         rho = offered / servers
         from dimensioning._queue_mdc import grid_too_large
 
-        if rho < self.SWITCH_RHO and not grid_too_large(offered, servers):
+        if float(pdtrc(servers - 1, offered)) < 1e-12:
+            # light traffic: P(N >= c) < 1e-12; Erlang B with c servers bounds the blocking
+            from dimensioning._queue_distributions import NegligibleDelay
+
+            self.route = "light traffic: P(N >= c) < 1e-12, blocking bounded by Erlang B(a, c)"
+            self.blocking = _erlang_b(offered, servers)
+            self.wait = NegligibleDelay(float(pdtrc(servers - 1, offered)))
+        elif rho < self.SWITCH_RHO and not grid_too_large(offered, servers):
             self.route = "anchored truncation of exact M/D/c"
             kernel = MDcWaitKernel(arrival_rate, service_time, servers)
             level = np.array([capacity - 1])
@@ -267,6 +274,13 @@ def _geometric_measure(offered: float, servers: int, capacity: int) -> NDArray[n
         servers * math.log(offered) - gammaln(servers + 1.0) - (n - servers) * math.log(tau),
     )
     return np.exp(log_measure - log_measure.max())
+
+
+def _erlang_b(offered: float, servers: int) -> float:
+    blocking = 1.0
+    for n in range(1, servers + 1):
+        blocking = offered * blocking / (n + offered * blocking)
+    return blocking
 
 
 def _erlang_c(offered: float, servers: int) -> float:

@@ -34,9 +34,12 @@ from typing import Sequence
 
 import numpy as np
 
+from scipy.special import pdtrc
+
 from dimensioning._queue_distributions import (
     AtomExponentialDelay,
     DelayDistribution,
+    NegligibleDelay,
     InfiniteDelay,
     MixtureShiftedDelay,
     ScaledDelay,
@@ -204,6 +207,10 @@ class MDc:
             return InfiniteDelay()
         if self.arrival_rate == 0.0:
             return ZeroDelay()
+        light = float(pdtrc(self.servers - 1, self.offered_load))  # P(Poisson(a) >= c)
+        if light < 1e-12:
+            # light traffic: N is Poisson(a) to first order, so P(W > 0) ~ P(A >= c) < 1e-12
+            return NegligibleDelay(light)
         if grid_too_large(self.offered_load, self.servers):
             return HeavyTrafficWait(self.arrival_rate, self.service_time, self.servers)
         return MDcWaitKernel(self.arrival_rate, self.service_time, self.servers)

@@ -84,3 +84,15 @@ def test_finite_capacity_tends_to_infinite_queue() -> None:
         assert gaps[-1] < 1e-6
         blocking = [MDcK(c * rho, 1.0, c, c + q).blocking_probability for q in (1, 4, 16, 64)]
         assert all(b1 > b2 for b1, b2 in zip(blocking, blocking[1:]))
+
+
+def test_light_traffic_is_clean() -> None:
+    """Vanishing load: no NaN, no rounding noise posing as waits; P(W > 0) ~ P(Poisson(a) >= c)."""
+    from scipy.stats import poisson
+
+    for c, rho in ((1, 1e-12), (2, 5e-8), (7, 1e-9), (3, 1e-300), (128, 1e-6)):
+        queue = MDc(c * rho, 1.0, c)
+        assert queue.wait.ppf(0.999999) == 0.0 and queue.wait.mean() == 0.0
+        assert queue.prob_wait <= 1.01 * float(poisson.sf(c - 1, c * rho)) + 1e-300
+        finite = MDcK(c * rho, 1.0, c, c + 3)
+        assert 0.0 <= finite.blocking_probability < 1e-12 and finite.wait.ppf(0.99) == 0.0
