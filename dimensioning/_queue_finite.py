@@ -51,7 +51,8 @@ def md1k_state_probabilities(rho: float, capacity: int) -> tuple[NDArray[np.floa
             pi /= pi[n + 1]
     pi /= pi.sum()
     scale = pi[0] + rho
-    blocking = 1.0 - 1.0 / scale
+    # 1 - 1/(pi_0 + rho) cancels at light load: clamp the rounding (~1e-16) at 0
+    blocking = max(1.0 - 1.0 / scale, 0.0)
     probabilities = np.append(pi / scale, blocking)
     return probabilities, blocking
 
