@@ -201,3 +201,17 @@ def test_api_key_is_never_in_what_the_backend_describes_or_raises(monkeypatch):
         with pytest.raises(BackendError) as info:
             backend.prepare()  # nothing listens on port 9
         assert "sk-very-secret" not in str(info.value)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(target=st.integers(2, 3000), nonce=st.integers(0, 2**40), overhead=st.integers(0, 1))
+def test_prompt_builder_exact_for_any_target(target, nonce, overhead):
+    # overhead 1: the tokenizer does not count a BOS that the request adds.
+    count = (lambda text: _byte_tokenizer_with_merges(text) - 1) if overhead else _byte_tokenizer_with_merges
+    builder = PromptBuilder(count, overhead=overhead)
+    text, expected = builder.build(target, nonce)
+    assert expected == target == count(text) + overhead
