@@ -42,13 +42,21 @@ def plot_profile(profile: dict[str, Any], samples_path: str | None = None) -> by
         lo, hi = (bucket / rates[bucket]["ci95"][1] * 1e3, bucket / rates[bucket]["ci95"][0] * 1e3)
         ax_prefill.hlines(fitted, i - 0.3, i + 0.3, colors="C3", label="fit" if i == 0 else None)
         ax_prefill.fill_between([i - 0.3, i + 0.3], lo, hi, color="C3", alpha=0.2)
-        times = [
+        server_times = [
             r.measurement.server.prompt_s * 1e3
             for r in records
             if r.bucket == bucket and r.measurement.server is not None and r.measurement.server.prompt_s
         ]
-        if times:
-            ax_prefill.plot([i] * len(times), times, ".", color="C0", alpha=0.5, label="samples (server)" if i == 0 else None)
+        # Without server prompt times, the fitted quantity: TTFT less one decode step and L_fixed.
+        client_times = [
+            (r.measurement.ttft_s - 1.0 / r_decode["value"] - l_fixed) * 1e3
+            for r in records
+            if r.bucket == bucket and (r.measurement.server is None or not r.measurement.server.prompt_s)
+        ]
+        if server_times:
+            ax_prefill.plot([i] * len(server_times), server_times, ".", color="C0", alpha=0.5, label="samples (server)" if i == 0 else None)
+        if client_times:
+            ax_prefill.plot([i] * len(client_times), client_times, ".", color="C2", alpha=0.5, label="samples (TTFT-derived)" if i == 0 else None)
     ax_prefill.set_xticks(range(len(buckets)), [str(b) for b in buckets])
     ax_prefill.set_xlabel("bucket (prompt tokens)")
     ax_prefill.set_ylabel("ms")

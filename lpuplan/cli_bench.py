@@ -98,6 +98,18 @@ def print_profile(profile: dict[str, Any], title: str) -> None:
         )
 
 
+def check_created(created: Optional[str]) -> None:
+    """``--created`` must be an ISO 8601 timestamp."""
+    if created is None:
+        return
+    import datetime as dt
+
+    try:
+        dt.datetime.fromisoformat(created)
+    except ValueError:
+        raise InvalidInput("--created", created, "give an ISO 8601 timestamp, e.g. 2026-01-01T00:00:00+00:00") from None
+
+
 def _make_backend(
     backend: str, truth: Optional[Path], real_time: bool, seed: int, url: Optional[str], model: Optional[str],
     api: str, api_key_env: str, ignore_eos: bool, end_token: Optional[int], timeout_s: float,
@@ -157,6 +169,9 @@ def bench(
     """Measure R_prefill per bucket, R_decode and L_fixed; write a profile (exit 3 if samples were given up)."""
     from benchmarks.run import measure_profile
 
+    check_created(created)
+    if timeout_s <= 0:
+        raise InvalidInput("--timeout-s", timeout_s, "give a positive number of seconds")
     instance, clock, truth_buckets = _make_backend(
         backend, truth, real_time, seed, url, model, api, api_key_env, ignore_eos, end_token, timeout_s
     )
@@ -254,6 +269,7 @@ def profile_import(
     """Convert a SimFaaSInfer fitted_profile.json or BLIS coefficients into a profile (mapping recorded in it)."""
     from benchmarks.importers import import_blis, import_simfaasinfer
 
+    check_created(created)
     if l_fixed_ms is not None and l_fixed_ms <= 0:
         raise InvalidInput("--l-fixed-ms", l_fixed_ms, "give a positive overhead in ms")
     bucket_list = parse_int_list("--buckets", buckets) if buckets else None

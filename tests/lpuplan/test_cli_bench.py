@@ -89,6 +89,8 @@ def test_bench_rerun_resumes_from_the_samples_file(tmp_path, truth):
         (["--backend", "mock", "--truth", "{truth}", "--buckets", "512,x"], "--buckets"),
         (["--backend", "mock", "--truth", "{truth}", "--buckets", "8192"], "largest bucket"),
         (["--backend", "mock", "--truth", "{truth}", "--repeats", "1"], "repeats"),
+        (["--backend", "mock", "--truth", "{truth}", "--created", "yesterday"], "--created"),
+        (["--backend", "openai", "--url", "http://127.0.0.1:9/v1", "--model", "m", "--timeout-s", "0"], "--timeout-s"),
     ],
 )
 def test_bench_bad_input_exits_2_naming_the_field(tmp_path, truth, args, needle):
