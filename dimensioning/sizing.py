@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from dimensioning.admission import AdmissionState, admission_state, work_threshold_s
-from dimensioning.inputs import Bucket
+from dimensioning.inputs import Admission, Bucket, Headroom, Redundancy, Slo, Workload
 from dimensioning.queueing import MDc, GIDc, MG1, MGc
 from dimensioning.traffic import BucketTraffic, TrafficSplit
 
@@ -45,6 +45,7 @@ __all__ = [
     "Constraint",
     "BucketSizing",
     "SharedPoolSizing",
+    "bucket_slos",
     "service_time",
     "pool_state",
     "size_bucket",
@@ -104,6 +105,31 @@ class Targets:
     replicas_lost: int
     shed_target: float
     arrival_scv: float = 1.0
+
+    @classmethod
+    def from_inputs(cls, workload: Workload, slo: Slo, headroom: Headroom, redundancy: Redundancy,
+                    admission: Admission) -> "Targets":
+        """The project file's tables, in SI units."""
+        return cls(
+            rho_target_normal=headroom.rho_target_normal,
+            rho_target_degraded=headroom.rho_target_degraded,
+            slo_s=slo.p99_ms / 1e3,
+            degraded_slo_s=slo.degraded_ms / 1e3,
+            replicas_lost=redundancy.replicas_lost_worst,
+            shed_target=admission.shed_target,
+            arrival_scv=workload.arrival_scv,
+        )
+
+
+def bucket_slos(slo: Slo, bucket: Bucket) -> tuple[float, float]:
+    """(normal, degraded) p99 SLO of a bucket in seconds.
+
+    A per-bucket ``slo_p99_ms`` applies in both states unless the project's
+    degraded SLO is looser.
+    """
+    if bucket.slo_p99_ms is not None:
+        return bucket.slo_p99_ms / 1e3, max(bucket.slo_p99_ms, slo.degraded_ms) / 1e3
+    return slo.p99_ms / 1e3, slo.degraded_ms / 1e3
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ out), :func:`plan_project_facility` (from a project file), the exporters
 """
 
 from facility.catalog import Catalog, CatalogFigure, ModelSpec, Platform, load_catalog, resolve_model, resolve_platform
-from facility.demand import PoolCheck, PoolDemand, check_pool, minimal_replicas
+from facility.demand import PoolCheck, PoolDemand, check_pool
 from facility.inputs import CoolingSpec, FacilitySpec, FeedSpec, HardwareSpec, NodePower, SupplySpec
 from facility.memory_fit import ReplicaSize, fit_memory, replica_size
 from facility.plan import FacilityResult, plan_facility
@@ -22,7 +22,6 @@ __all__ = [
     "PoolCheck",
     "PoolDemand",
     "check_pool",
-    "minimal_replicas",
     "render_facility_outputs",
     "plan_project_facility",
     "pool_demands",

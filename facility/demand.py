@@ -8,12 +8,7 @@ so a pool of ``N`` replicas is an M/D/c queue with ``c = N * slots`` servers and
 - capacity: ``lambda <= rho_target * N * slots / S``;
 - latency: the sojourn time's p99 (queueing delay + ``S``) within the SLO, from
   ``dimensioning.queueing.MDc(arrival_rate, service_time, servers).sojourn.ppf(0.99)``.
-
-Until ``dimensioning.queueing`` is importable, a clearly labelled
-approximation stands in (:func:`_approximate_mdc_p99`, method
-``approximation``): Erlang C for the probability of waiting and an exponential
-waiting tail at twice the M/M/c decay rate (deterministic service halves the
-mean wait, Allen-Cunneen with ``cs^2 = 0``).
+  This is exact (the bucket bound makes M/D/c exact and safe).
 """
 
 from __future__ import annotations
@@ -24,8 +19,9 @@ from functools import lru_cache
 from typing import Any
 
 from dimensioning.errors import InvalidInput
+from dimensioning.queueing import MDc
 
-__all__ = ["PoolDemand", "PoolCheck", "check_pool", "sojourn_p99", "minimal_replicas"]
+__all__ = ["PoolDemand", "PoolCheck", "check_pool", "sojourn_p99"]
 
 
 @dataclass(frozen=True)
@@ -93,25 +89,6 @@ class PoolCheck:
         return asdict(self)
 
 
-def _erlang_c(servers: int, offered: float) -> float:
-    """P(wait) in M/M/c with ``offered = lambda/mu`` (< servers): stable Erlang-B recursion."""
-    b = 1.0
-    for k in range(1, servers + 1):
-        b = offered * b / (k + offered * b)
-    rho = offered / servers
-    return b / (1 - rho + rho * b)
-
-
-def _approximate_mdc_p99(arrival_rate: float, service_time: float, servers: int) -> float:
-    """Temporary stand-in for M/D/c sojourn p99 (module docstring); an approximation."""
-    offered = arrival_rate * service_time
-    p_wait = _erlang_c(servers, offered)
-    if p_wait <= 0.01:
-        return service_time
-    decay = 2.0 * (servers / service_time - arrival_rate)
-    return service_time + math.log(p_wait / 0.01) / decay
-
-
 @lru_cache(maxsize=65536)
 def sojourn_p99(arrival_rate: float, service_time: float, servers: int) -> tuple[float, str]:
     """p99 of the M/D/c sojourn time (s) and its method; ``inf`` when unstable or no server."""
@@ -119,10 +96,6 @@ def sojourn_p99(arrival_rate: float, service_time: float, servers: int) -> tuple
         return service_time, "exact"
     if servers <= 0 or arrival_rate * service_time >= servers:
         return math.inf, "exact"
-    try:
-        from dimensioning.queueing import MDc  # written by the dimensioning area
-    except ImportError:
-        return _approximate_mdc_p99(arrival_rate, service_time, servers), "approximation"
     value = MDc(arrival_rate=arrival_rate, service_time=service_time, servers=servers).sojourn.ppf(0.99)
     return float(value), "exact"
 
@@ -150,25 +123,3 @@ def check_pool(demand: PoolDemand, n_operational: int, *, degraded: bool = True)
         passed=passed,
         method=method,
     )
-
-
-def minimal_replicas(demand: PoolDemand, limit: int = 100000) -> int:
-    """Least ``N`` that passes the normal-state check (``rho_target_normal``, ``slo_p99_s``)."""
-    rho = demand.rho_target_normal or demand.rho_target_degraded
-    if demand.slo_p99_s < demand.service_time_s:
-        raise InvalidInput(
-            f"pool[{demand.name}].slo_p99_s",
-            demand.slo_p99_s,
-            f"below the service time {demand.service_time_s:.3g} s: no replica count can meet it; raise the SLO",
-        )
-    n = max(1, math.ceil(demand.arrival_rate * demand.service_time_s / (demand.slots * rho) - 1e-12))
-    while not check_pool(demand, n, degraded=False).passed:
-        n += 1
-        if n > limit:
-            raise InvalidInput(
-                f"pool[{demand.name}].slo_p99_s",
-                demand.slo_p99_s,
-                f"no replica count up to {limit} meets it (service time {demand.service_time_s:.3g} s):"
-                " raise the SLO above the service time",
-            )
-    return n

@@ -1,26 +1,23 @@
-"""Pool demands from a project file, for ``lpuplan facility FILE``.
+"""Pool demands from a project file, for ``lpuplan facility`` and ``lpuplan plan``.
 
-``lpuplan plan`` adapts the sizing results instead; this path sizes each
-bucket's pool on its own, with the worksheet formulas:
-
-- service time (output at its cap, an upper bound):
-  ``S = max_prompt_tokens / r_prefill + max_output_tokens / r_decode + l_fixed_ms / 1000``;
-- arrival rate: ``lambda_peak x share`` (``dimensioning.traffic.split_traffic``);
-- starting replicas: the least ``N`` with ``lambda S / (N slots) <= rho_target_normal``
-  and the M/D/c p99 within the SLO (:func:`facility.demand.minimal_replicas`);
-- chips per replica: the bucket's ``chips_per_replica`` (the compiler's figure),
-  else the memory fit of ``[hardware] model`` (:mod:`facility.memory_fit`).
+Each bucket's pool starts from the dimensioning package's sizing
+(:func:`dimensioning.sizing.size_bucket`: exact M/D/c at the bucket bound,
+utilisation, SLO and shed targets, normal and with ``replicas_lost_worst``
+gone), so ``lpuplan facility`` and ``lpuplan plan`` agree on every count.
+Chips per replica: the bucket's ``chips_per_replica`` (the compiler's figure),
+else the memory fit of ``[hardware] model`` (:mod:`facility.memory_fit`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from dimensioning.errors import InvalidInput
+from dimensioning.sizing import BucketSizing, Targets, bucket_slos, size_bucket
 from dimensioning.traffic import split_traffic
 
 from facility.catalog import load_catalog, resolve_model, resolve_platform
-from facility.demand import PoolDemand, minimal_replicas
+from facility.demand import PoolDemand
 from facility.inputs import HardwareSpec
 from facility.memory_fit import ReplicaSize, replica_size
 from facility.plan import FacilityResult, plan_facility
@@ -31,17 +28,29 @@ if TYPE_CHECKING:
 __all__ = ["pool_demands", "plan_project_facility"]
 
 
-def pool_demands(project: "Project") -> tuple[list[PoolDemand], dict[str, ReplicaSize]]:
-    """One :class:`PoolDemand` per bucket (module formulas) and each replica's size arithmetic."""
+def pool_demands(
+    project: "Project", sizings: Sequence[BucketSizing] | None = None
+) -> tuple[list[PoolDemand], dict[str, ReplicaSize]]:
+    """One :class:`PoolDemand` per bucket and each replica's size arithmetic.
+
+    ``sizings`` are the plan's dedicated-pool sizings in bucket order; when
+    omitted they are computed here with the same function.
+    """
     hardware = project.hardware or HardwareSpec()
     catalog = load_catalog(hardware.catalog)
     platform = resolve_platform(catalog, hardware.platform, hardware.override)
     model = resolve_model(catalog, hardware.model) if hardware.model is not None else None
-    split = split_traffic(project.workload, project.buckets)
+    targets = Targets.from_inputs(project.workload, project.slo, project.headroom, project.redundancy, project.admission)
+    if sizings is None:
+        split = split_traffic(project.workload, project.buckets)
+        sizings = [
+            size_bucket(b, t, *bucket_slos(project.slo, b), targets) for b, t in zip(project.buckets, split.buckets)
+        ]
     demands: list[PoolDemand] = []
     sizes: dict[str, ReplicaSize] = {}
-    for i, (bucket, traffic) in enumerate(zip(project.buckets, split.buckets)):
-        assert bucket.r_prefill is not None and bucket.r_decode is not None
+    for i, (bucket, sizing) in enumerate(zip(project.buckets, sizings)):
+        if not sizing.feasible:
+            raise InvalidInput(f"bucket[{i}]", bucket.label, f"cannot be sized: {sizing.infeasible_reason}")
         size = replica_size(
             platform,
             chips_given=bucket.chips_per_replica,
@@ -51,26 +60,20 @@ def pool_demands(project: "Project") -> tuple[list[PoolDemand], dict[str, Replic
             slots=bucket.slots,
             field=f"bucket[{i}].chips_per_replica",
         )
-        service = bucket.max_prompt_tokens / bucket.r_prefill + bucket.max_output_tokens / bucket.r_decode + bucket.l_fixed_s
-        slo_s = project.bucket_slo_ms(bucket) / 1e3
-        degraded_s = (bucket.slo_p99_ms or project.slo.degraded_ms) / 1e3
-        demand = PoolDemand(
-            name=bucket.label,
-            replicas=0,
-            chips_per_replica=size.chips_per_replica,
-            slots=bucket.slots,
-            service_time_s=service,
-            arrival_rate=traffic.arrival_rate,
-            slo_p99_s=slo_s,
-            rho_target_degraded=project.headroom.rho_target_degraded,
-            rho_target_normal=project.headroom.rho_target_normal,
-            slo_degraded_p99_s=degraded_s,
+        demands.append(
+            PoolDemand(
+                name=bucket.label,
+                replicas=sizing.replicas,
+                chips_per_replica=size.chips_per_replica,
+                slots=bucket.slots,
+                service_time_s=sizing.service.total_s,
+                arrival_rate=sizing.traffic.arrival_rate,
+                slo_p99_s=sizing.slo_s,
+                rho_target_degraded=targets.rho_target_degraded,
+                rho_target_normal=targets.rho_target_normal,
+                slo_degraded_p99_s=sizing.degraded_slo_s,
+            )
         )
-        try:
-            n = minimal_replicas(demand)
-        except InvalidInput as exc:
-            raise InvalidInput(f"bucket[{i}].slo_p99_ms", exc.value, exc.fix) from None
-        demands.append(PoolDemand(**{**demand.to_dict(), "replicas": n}))
         sizes[bucket.label] = size
     return demands, sizes
 

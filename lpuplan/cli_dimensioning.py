@@ -13,6 +13,7 @@ from rich.table import Table
 
 from dimensioning.errors import InvalidInput
 from dimensioning.queueing import MDc, MDcK
+from lpuplan.cli_facility import write_facility_outputs
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
 from lpuplan.output import dumps_json, write_atomic, write_json
 from lpuplan.plan import Plan, build_plan
@@ -64,6 +65,8 @@ def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: b
         written.append(write_json(out_dir / "plan.json", plan.to_dict()))
         written.append(write_atomic(out_dir / "dimensioning_inputs.md", render_inputs_worksheet(plan, source)))
         written.append(write_atomic(out_dir / "capacity_model.md", render_capacity_worksheet(plan)))
+        if plan.facility is not None:
+            written += write_facility_outputs(plan.facility, out_dir / "facility")
     return plan, written
 
 
@@ -139,7 +142,8 @@ def register(app: typer.Typer) -> None:
             stdout.file.write(dumps_json(result.to_dict()))
         else:
             print_plan(result, stdout)
-            stdout.print("wrote " + ", ".join(str(p) for p in written))
+            stdout.print(f"wrote {len(written)} files into {out}: " + ", ".join(str(p.relative_to(out)) for p in written[:3])
+                         + (", facility/ (rack plan, budgets, NetBox CSVs, xlsx, PNG)" if result.facility is not None else ""))
         if not result.passed:
             raise typer.Exit(EXIT_CHECK_FAILED)
 

@@ -14,8 +14,10 @@ from typing import Any, Callable
 
 from dimensioning.inputs import Bucket
 from dimensioning.provenance import Figure, Source
-from dimensioning.sizing import BucketSizing, SharedPoolSizing, Targets, size_bucket, size_shared_pool
+from dimensioning.sizing import BucketSizing, SharedPoolSizing, Targets, bucket_slos, size_bucket, size_shared_pool
 from dimensioning.traffic import TrafficSplit, split_traffic
+from facility import FacilityResult, plan_facility
+from facility.from_project import pool_demands
 from lpuplan.plan_simulated import SimulatedFigures, simulate_plan
 from lpuplan.project import Project
 
@@ -47,6 +49,14 @@ class Plan:
     inputs: dict[str, Any]
     checks: tuple[Check, ...]
     simulated: SimulatedFigures | None = None
+    facility: FacilityResult | None = None
+
+    @property
+    def final_replicas(self) -> dict[str, int]:
+        """Replicas per bucket after the facility's N+k feedback (the sizing's where no facility)."""
+        if self.facility is not None:
+            return self.facility.replica_counts
+        return {b.name: b.replicas for b in self.dedicated}
 
     @property
     def passed(self) -> bool:
@@ -105,6 +115,8 @@ class Plan:
             "shared": {**_plain(self.shared), "chips": self.shared_chips},
             "checks": [dataclasses.asdict(c) for c in self.checks],
             "simulated": _plain(self.simulated),
+            "final_replicas": self.final_replicas,
+            "facility": self.facility.to_dict() if self.facility is not None else None,
         }
 
 
@@ -178,31 +190,11 @@ def _bucket_figures(bucket: Bucket) -> dict[str, Any]:
     return {"name": bucket.label, "profile": str(bucket.profile) if bucket.profile else None, "figures": figures}
 
 
-def _targets(project: Project) -> Targets:
-    return Targets(
-        rho_target_normal=project.headroom.rho_target_normal,
-        rho_target_degraded=project.headroom.rho_target_degraded,
-        slo_s=project.slo.p99_ms / 1e3,
-        degraded_slo_s=project.slo.degraded_ms / 1e3,
-        replicas_lost=project.redundancy.replicas_lost_worst,
-        shed_target=project.admission.shed_target,
-        arrival_scv=project.workload.arrival_scv,
-    )
-
-
-def _slos(project: Project, bucket: Bucket) -> tuple[float, float]:
-    """(normal, degraded) p99 SLO of a bucket in seconds."""
-    if bucket.slo_p99_ms is not None:
-        # a per-bucket SLO applies in both states unless the degraded SLO is looser
-        return bucket.slo_p99_ms / 1e3, max(bucket.slo_p99_ms, project.slo.degraded_ms) / 1e3
-    return project.slo.p99_ms / 1e3, project.slo.degraded_ms / 1e3
-
-
 def size_project(project: Project) -> tuple[Targets, TrafficSplit, tuple[BucketSizing, ...], SharedPoolSizing]:
     """Traffic split, dedicated pools per bucket, and the shared-pool alternative."""
-    targets = _targets(project)
+    targets = Targets.from_inputs(project.workload, project.slo, project.headroom, project.redundancy, project.admission)
     split = split_traffic(project.workload, project.buckets)
-    slos = [_slos(project, b) for b in project.buckets]
+    slos = [bucket_slos(project.slo, b) for b in project.buckets]
     dedicated = tuple(
         size_bucket(b, t, slo[0], slo[1], targets) for b, t, slo in zip(project.buckets, split.buckets, slos)
     )
@@ -234,6 +226,15 @@ def _checks(project: Project, targets: Targets, split: TrafficSplit, dedicated: 
     return checks
 
 
+def _facility_checks(result: FacilityResult) -> list[Check]:
+    """The facility's verdicts: budgets, placement, N+k at the required level."""
+    level = f"N+{result.n_plus} at {result.required_level} level"
+    if result.passed:
+        return [Check("facility", result.layout.site, True, None, None, "",
+                      f"every budget, placement and {level} check passes")]
+    return [Check("facility", result.layout.site, False, None, None, "", failure) for failure in result.failures]
+
+
 def _simulated_checks(simulated: SimulatedFigures) -> list[Check]:
     """The simulator referees the approximate figures (bursty arrivals)."""
     checks = []
@@ -256,10 +257,15 @@ def build_plan(project: Project, *, simulate: bool = False, seed: int | None = N
     """
     targets, split, dedicated, shared = size_project(project)
     checks = _checks(project, targets, split, dedicated)
+    facility = None
+    if project.facility is not None:
+        demands, sizes = pool_demands(project, dedicated)
+        facility = plan_facility(project.hardware, project.facility, project.redundancy, demands, sizes=sizes, progress=progress)
+        checks += _facility_checks(facility)
     simulated = None
     if simulate:
         kwargs = {} if seed is None else {"seed": seed}
         simulated = simulate_plan(project, dedicated, shared, progress=progress, **kwargs)
         checks += _simulated_checks(simulated)
-    return Plan(project, targets, split, dedicated, shared, _input_figures(project), tuple(checks), simulated)
+    return Plan(project, targets, split, dedicated, shared, _input_figures(project), tuple(checks), simulated, facility)
 

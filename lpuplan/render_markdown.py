@@ -151,6 +151,10 @@ def render_capacity_worksheet(plan: Plan) -> str:
         "shared_rows": "\n".join(shared_rows),
         "check_rows": "\n".join(check_rows),
         "simulated": _simulated_section(plan),
+        "facility": _facility_section(plan),
+        "assumption_note": (f"{len(plan.assumptions)} figures are assumed, not measured (listed in dimensioning_inputs.md);"
+                            " every result below inherits that uncertainty.") if plan.assumptions else
+                           "every figure is given, measured or sourced.",
     }
     return fill_template(_template(WORKSHEETS["capacity_model.md"]), values)
 
@@ -190,3 +194,31 @@ def _simulated_section(plan: Plan) -> str:
         )
     parts += [f"- skipped: {_cell(reason)}" for reason in sim.skipped]
     return "\n\n".join(parts) if parts else "Nothing needed simulating."
+
+
+def _facility_section(plan: Plan) -> str:
+    result = plan.facility
+    if result is None:
+        return "No `[facility]` table: replicas are not placed; `replicas_lost_worst` stands in for the failure-domain model."
+    lay = result.layout
+    rows = [
+        f"| {_cell(p.name)} | {p.replicas_initial} | {p.replicas_final} | {p.nodes_per_replica} | {p.unplaced} |"
+        for p in result.pools
+    ]
+    levels = [
+        f"| {lv.level} | N+{lv.n_plus} | {'required' if lv.required else 'reported'} | {lv.domains} | {_cell(lv.worst_domain or '-')} |"
+        f" {lv.worst_replicas_lost} | {'PASS' if lv.passed else '**FAIL**'} |"
+        for lv in result.levels
+    ]
+    failures = "\n".join(f"- {_cell(f)}" for f in result.failures) or "- none"
+    return (
+        f"Site `{_cell(lay.site)}`: {lay.rows} rows x {lay.pods_per_row} pods x {lay.racks_per_pod} racks, {lay.nodes_per_rack} nodes per rack"
+        f" ({lay.spare_nodes_per_rack} spare). Required: N+{result.n_plus} at {result.required_level} level"
+        f" ({result.required_level_source}). Verdict: **{'PASS' if result.passed else 'FAIL'}**."
+        " Rack elevations, budgets and NetBox import files are in `facility/`.\n\n"
+        "| pool | replicas from sizing | replicas after N+k | nodes per replica | unplaced |\n|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n\n| level | N+k | | domains | worst domain | replicas lost | verdict |\n|---|---|---|---|---|---|---|\n"
+        + "\n".join(levels)
+        + "\n\nFailures:\n" + failures
+    )

@@ -87,7 +87,24 @@ def print_simulated(plan: Plan, console: Console) -> None:
         console.print(f"skipped: {reason}")
 
 
+def print_facility(plan: Plan, console: Console) -> None:
+    result = plan.facility
+    if result is None:
+        return
+    table = Table(title=f"Facility {result.layout.site}: N+{result.n_plus} at {result.required_level} level", title_justify="left")
+    for column in ("pool", "replicas (sizing)", "replicas (after N+k)", "nodes/replica", "unplaced"):
+        table.add_column(column, justify="left" if column == "pool" else "right")
+    for p in result.pools:
+        table.add_row(p.name, str(p.replicas_initial), str(p.replicas_final), str(p.nodes_per_replica), str(p.unplaced))
+    console.print(table)
+    for level in result.levels:
+        console.print(f"  {level.level:<8} N+{level.n_plus} {'required' if level.required else 'reported'}: "
+                      f"worst {level.worst_domain or '-'} ({level.worst_replicas_lost} replica(s) lost) -> "
+                      + ("[green]pass[/]" if level.passed else "[red]fail[/]"))
+
+
 def print_plan(plan: Plan, console: Console) -> None:
     print_sizing(plan, console)
+    print_facility(plan, console)
     print_simulated(plan, console)
     print_checks(plan, console)
