@@ -49,7 +49,7 @@ precision = "int8"
 
 [facility]
 site = "SITE"
-rows = 2
+rows = 3
 pods_per_row = 3
 racks_per_pod = 9
 nodes_per_rack = 9
@@ -121,7 +121,7 @@ def test_missing_facility_table_is_exit_2(app, tmp_path):
 
 def test_bad_facility_value_is_exit_2(app, tmp_path):
     path = tmp_path / "p.toml"
-    path.write_text(write_project(tmp_path).read_text().replace("rows = 2", "rows = 0"), encoding="utf-8")
+    path.write_text(write_project(tmp_path).read_text().replace("rows = 3", "rows = 0"), encoding="utf-8")
     result = CliRunner().invoke(app, ["facility", str(path)])
     assert result.exit_code == 2
     assert "facility.rows" in result.stderr
