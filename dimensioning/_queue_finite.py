@@ -39,13 +39,17 @@ def md1k_state_probabilities(rho: float, capacity: int) -> tuple[NDArray[np.floa
     j = np.arange(size + 1, dtype=float)
     a0 = math.exp(-rho)
     above = pdtrc(j, rho)  # Abar_j = P(A > j)
+    # Abar_j underflows to exactly 0 past j ~ rho + 40 sqrt(rho) + 150: only
+    # the last `reach` terms of the sum are non-zero, so the recursion is O(K reach)
+    reach = int(np.count_nonzero(above))
     pi = np.zeros(size)
     pi[0] = 1.0
     for n in range(size - 1):
         # pi_{n+1} a0 = pi_0 Abar_n + sum_{k=1}^{n} pi_k Abar_{n-k+1}
         total = pi[0] * above[n]
-        if n >= 1:
-            total += float(pi[1 : n + 1] @ above[n:0:-1])
+        first = max(1, n + 2 - reach)
+        if n >= first:
+            total += float(pi[first : n + 1] @ above[n - first + 1 : 0 : -1])
         pi[n + 1] = total / a0
         if pi[n + 1] > 1e250:
             pi /= pi[n + 1]
@@ -87,7 +91,9 @@ class MD1KWaitKernel(DelayDistribution):
     def _terms(self, t: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(P(adm, W <= t), P(adm, W > t)) for t < (K-1)D, positive sums."""
         k, mean = self._split(t)
-        top = int(k.max()) + 1
+        # Poisson(x <= lambda D) weights vanish past x + 12 sqrt(x) + 40
+        width = int(self.rho + 12.0 * math.sqrt(self.rho) + 41.0)
+        top = min(int(k.max()) + 1, width)
         i = np.arange(top)[None, :]
         weights = poisson_pmf(i.astype(float), mean[:, None])
         level = k[:, None] + 1 - i  # P(N <= k + 1 - i), k + 1 <= K - 1
@@ -118,12 +124,22 @@ class MD1KWaitKernel(DelayDistribution):
     def _ppf_scalar(self, p: float) -> float:
         from scipy.optimize import brentq
 
-        # bracket on multiples of D (the cdf is continuous on (0, (K-1)D])
-        steps = np.arange(1, self.capacity) * self.service_time
-        values = self._cdf(steps.copy())
-        k = int(np.searchsorted(values, p))  # first multiple with cdf >= p
-        high = steps[min(k, steps.size - 1)]
-        low = 0.0 if k == 0 else steps[k - 1]
+        # bracket on multiples of D by bisection (the cdf is continuous on (0, (K-1)D])
+        D = self.service_time
+
+        def at_multiple(k: int) -> float:
+            return self.atom if k == 0 else float(self._cdf(np.array([k * D]))[0])
+
+        low_k, high_k = 0, self.capacity - 1  # cdf((K-1)D) = 1 >= p
+        while high_k - low_k > 1:
+            middle = (low_k + high_k) // 2
+            if at_multiple(middle) >= p:
+                high_k = middle
+            else:
+                low_k = middle
+        low, high = low_k * D, high_k * D
+        if float(self._cdf(np.array([low]))[0]) >= p and low > 0:
+            return low
         return brentq(lambda t: float(self._cdf(np.array([t]))[0]) - p, low, high,
                       xtol=1e-14 * self.service_time, rtol=1e-15, maxiter=200)
 

@@ -344,6 +344,13 @@ class MDcWaitKernel(DelayDistribution):
         # noise of order 1e-13 D where the true mean is far smaller
         return max((total + rest) / self.arrival_rate, 0.0)
 
+    def var(self) -> float:
+        """c = 1 only (Takacs): E[W^2] = 2 E[W]^2 + lambda D^3 / (3 (1 - rho))."""
+        if self.servers != 1:
+            raise NotImplementedError("the M/D/c variance has no cheap closed form for c > 1")
+        mean = self.mean()
+        return mean * mean + self.arrival_rate * self.service_time**3 / (3.0 * (1.0 - self.rho))
+
 
 class HeavyTrafficWait(AtomExponentialDelay):
     """APPROXIMATION for M/D/c within ~1e-5 of saturation, where exact grids are too long.

@@ -119,6 +119,7 @@ def test_md1_moments_match_pollaczek_khinchine(rho: float) -> None:
     mean = rho * service_time / (2 * (1 - rho))
     second = 2 * mean**2 + lam * service_time**3 / (3 * (1 - rho))
     assert queue.wait.mean() == pytest.approx(mean, rel=1e-12)
+    assert queue.wait.var() == pytest.approx(second - mean**2, rel=1e-10)
     # the distribution itself integrates to the closed-form moments
     upper = queue.wait.ppf(1 - 1e-15) * 1.5
     breaks = list(np.arange(service_time, min(upper, 200 * service_time), service_time))
