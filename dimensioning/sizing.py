@@ -319,7 +319,7 @@ def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float, degraded_s
 
     unattainable = [c for c in constraints if c.replicas_needed is None]
     for c in unattainable:
-        if not any(c.name.split(" (")[0] in r for r in reasons):
+        if "alone exceeds" not in c.detail:  # those already carry their reason
             reasons.append(f"{c.name}: not attainable with up to {_MAX_REPLICAS} replicas")
     attainable = [c.replicas_needed for c in constraints if c.replicas_needed is not None]
     replicas = max(attainable) if attainable else 0

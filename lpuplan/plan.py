@@ -258,7 +258,11 @@ def build_plan(project: Project, *, simulate: bool = False, seed: int | None = N
     targets, split, dedicated, shared = size_project(project)
     checks = _checks(project, targets, split, dedicated)
     facility = None
-    if project.facility is not None:
+    unsized = [b.name for b in dedicated if not b.feasible]
+    if project.facility is not None and unsized:
+        checks.append(Check("facility", "site", False, None, None, "",
+                            f"not run: bucket(s) {', '.join(unsized)} cannot be sized, so there is nothing to place"))
+    elif project.facility is not None:
         demands, sizes = pool_demands(project, dedicated)
         facility = plan_facility(project.hardware, project.facility, project.redundancy, demands, sizes=sizes, progress=progress)
         checks += _facility_checks(facility)
