@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import pdtr, pdtrc
+from scipy.special import pdtrc
 
 from dimensioning._queue_distributions import DelayDistribution
 from dimensioning._queue_mdc import poisson_pmf

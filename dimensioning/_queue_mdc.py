@@ -321,9 +321,7 @@ class MDcWaitKernel(DelayDistribution):
                 high_k = middle
             else:
                 low_k = middle
-        k = high_k
-        multiples = np.array([low_k * D, high_k * D])
-        low, high = multiples[0], multiples[1]
+        low, high = low_k * D, high_k * D
 
         def gap(t: float) -> float:
             return float(self._cdf(np.array([t]))[0]) - p

@@ -28,7 +28,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Sequence
 
@@ -251,9 +251,6 @@ class GIDc:
     service_time: float
     servers: int
     arrival_scv: float = 1.0
-    method_note: str = field(
-        default="approximation: exact M/D/c scaled by Kingman/Allen-Cunneen factor ca2", init=False
-    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
@@ -264,7 +261,13 @@ class GIDc:
     @property
     def method(self) -> str:
         """"exact" at ca2 = 1 (it is M/D/c), "approximation" otherwise."""
-        return EXACT if self.arrival_scv == 1.0 else APPROXIMATION
+        return self._poisson.method if self.arrival_scv == 1.0 else APPROXIMATION
+
+    @property
+    def method_note(self) -> str:
+        if self.arrival_scv == 1.0:
+            return self._poisson.method_note
+        return "approximation: exact M/D/c scaled by the Kingman/Allen-Cunneen factor ca2"
 
     @cached_property
     def _poisson(self) -> MDc:

@@ -50,7 +50,7 @@ def main() -> None:
     table.add_column("c", justify="right")
     for rho in LOADS:
         table.add_column(f"rho={rho} ms", justify="right")
-        table.add_column(f"p99/D", justify="right")
+        table.add_column("p99/D", justify="right")
     for servers in SERVERS:
         row = [str(servers)]
         for rho in LOADS:

@@ -13,7 +13,7 @@ from scipy.integrate import quad
 
 from dimensioning.errors import InvalidInput
 from dimensioning.queueing import MDc, MG1, MGc, GIDc
-from tests.dimensioning.test_queueing_mdc import batch_ci, erlang_md1_cdf, lindley_waits
+from tests.dimensioning.test_queueing_mdc import batch_ci, erlang_md1_cdf
 
 
 def lindley_mg1(arrival_rate: float, times: list[float], weights: list[float], count: int, seed: int) -> np.ndarray:
