@@ -17,7 +17,6 @@ from lpuplan.cli_facility import write_facility_outputs
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
 from lpuplan.output import dumps_json, write_atomic, write_json
 from lpuplan.plan import Plan, build_plan
-from lpuplan.plan_simulated import SIMULATION_SEED
 from lpuplan.project import Project, example_project_text, load_project, parse_project
 from lpuplan.render_markdown import render_capacity_worksheet, render_inputs_worksheet
 from lpuplan.render_terminal import print_plan, print_sizing
@@ -81,7 +80,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Size every bucket: service time, replicas, latency percentiles, admission caps."""
         project, source = _load(file)
-        plan = build_plan(project)
+        plan = build_plan(project, place=False)
         if json_output:
             stdout.file.write(dumps_json(plan.to_dict()))
         else:
@@ -127,7 +126,7 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Optional[Path], typer.Argument(help="Project file (TOML); the embedded example when omitted.")] = None,
         out: Annotated[Path, typer.Option("--out", help="Folder for plan.json and the worksheets.")] = Path("lpuplan-out"),
         simulate: Annotated[bool, typer.Option("--simulate/--no-simulate", help="Add simulated figures where no exact formula exists.")] = True,
-        seed: Annotated[int, typer.Option("--seed", help="Seed of the plan's simulations.")] = SIMULATION_SEED,
+        seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the plan's simulations (default: a fixed seed).")] = None,
         json_output: Annotated[bool, typer.Option("--json", help="Print plan.json to stdout and nothing else.")] = False,
     ) -> None:
         """The main job: size, admit, check, and write plan.json plus the worksheets."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from dimensioning.inputs import Bucket
 from dimensioning.provenance import Figure, Source
@@ -18,8 +18,10 @@ from dimensioning.sizing import BucketSizing, SharedPoolSizing, Targets, bucket_
 from dimensioning.traffic import TrafficSplit, split_traffic
 from facility import FacilityResult, plan_facility
 from facility.from_project import pool_demands
-from lpuplan.plan_simulated import SimulatedFigures, simulate_plan
 from lpuplan.project import Project
+
+if TYPE_CHECKING:
+    from lpuplan.plan_simulated import SimulatedFigures
 
 __all__ = ["PLAN_SCHEMA", "Check", "Plan", "build_plan", "size_project"]
 
@@ -247,27 +249,32 @@ def _simulated_checks(simulated: SimulatedFigures) -> list[Check]:
     return checks
 
 
-def build_plan(project: Project, *, simulate: bool = False, seed: int | None = None,
+def build_plan(project: Project, *, simulate: bool = False, place: bool = True, seed: int | None = None,
                progress: Callable[[str], None] | None = None) -> Plan:
     """Run the whole pipeline on a validated project.
 
     With ``simulate``, the simulator adds what has no exact formula (expected
     latency with real output lengths, bursty arrivals, the shared pool with
-    c > 1), seeded so the plan stays byte-for-byte reproducible.
+    c > 1), seeded so the plan stays byte-for-byte reproducible. With
+    ``place`` and a ``[facility]`` table, the facility model places the pools
+    and checks budgets and N+k.
     """
     targets, split, dedicated, shared = size_project(project)
     checks = _checks(project, targets, split, dedicated)
     facility = None
     unsized = [b.name for b in dedicated if not b.feasible]
-    if project.facility is not None and unsized:
-        checks.append(Check("facility", "site", False, None, None, "",
-                            f"not run: bucket(s) {', '.join(unsized)} cannot be sized, so there is nothing to place"))
-    elif project.facility is not None:
-        demands, sizes = pool_demands(project, dedicated)
-        facility = plan_facility(project.hardware, project.facility, project.redundancy, demands, sizes=sizes, progress=progress)
-        checks += _facility_checks(facility)
+    if place and project.facility is not None:
+        if unsized:
+            checks.append(Check("facility", "site", False, None, None, "",
+                                f"not run: bucket(s) {', '.join(unsized)} cannot be sized, so there is nothing to place"))
+        else:
+            demands, sizes = pool_demands(project, dedicated)
+            facility = plan_facility(project.hardware, project.facility, project.redundancy, demands, sizes=sizes, progress=progress)
+            checks += _facility_checks(facility)
     simulated = None
     if simulate:
+        from lpuplan.plan_simulated import simulate_plan  # numba compiles on first use: only when asked
+
         kwargs = {} if seed is None else {"seed": seed}
         simulated = simulate_plan(project, dedicated, shared, progress=progress, **kwargs)
         checks += _simulated_checks(simulated)
