@@ -173,8 +173,14 @@ def test_mg1_wide_service_ratio_stays_exact() -> None:
     lam = 0.9 / float(np.dot(times, weights))
     model = MG1(lam, times, weights)
     assert model.method == "exact"
+    # the law integrates to the Pollaczek-Khinchine mean (the simulated p99 is too noisy
+    # here: busy periods last ~1000 s, so 1e6 requests hold ~1000 independent samples)
+    upper = float(model.wait.ppf(1 - 1e-13))
+    kinks = [1e-3, 2e-3, 10.0, 10.001, 20.0]
+    integral, _ = quad(lambda t: model.wait.sf(t), 0, upper, points=kinks, limit=4000)
+    assert integral == pytest.approx(model.wait.mean(), rel=1e-6)
     waits = lindley_mg1(lam, times, weights, 1_000_000, seed=4)[10_000:]
-    assert model.wait.ppf(0.99) == pytest.approx(float(np.quantile(waits, 0.99)), rel=0.03)
+    assert model.wait.cdf(50.0) == pytest.approx(float((waits <= 50.0).mean()), abs=0.02)
     assert model.wait.cdf(model.wait.ppf(0.9)) == pytest.approx(0.9, abs=1e-10)
 
 
