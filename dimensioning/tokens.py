@@ -19,20 +19,32 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats
+from scipy.special import gammainc, ndtr
 
 from dimensioning.inputs import TokenDistribution
 
 __all__ = ["token_cdf", "token_partial_mean", "token_limited_mean", "token_mean"]
 
 
-def _frozen(dist: TokenDistribution):  # -> scipy frozen distribution
+def _lognormal(dist: TokenDistribution) -> tuple[float, float]:
+    """(mu, sigma) of the underlying normal."""
     assert dist.mean is not None and dist.std is not None
-    m, s = dist.mean, dist.std
+    sigma2 = math.log1p((dist.std / dist.mean) ** 2)
+    return math.log(dist.mean) - sigma2 / 2, math.sqrt(sigma2)
+
+
+def _gamma(dist: TokenDistribution) -> tuple[float, float]:
+    """(shape k, scale theta)."""
+    assert dist.mean is not None and dist.std is not None
+    return (dist.mean / dist.std) ** 2, dist.std**2 / dist.mean
+
+
+def _family_cdf(dist: TokenDistribution, x: float) -> float:
     if dist.distribution == "lognormal":
-        sigma2 = math.log1p((s / m) ** 2)
-        return stats.lognorm(s=math.sqrt(sigma2), scale=math.exp(math.log(m) - sigma2 / 2))
-    return stats.gamma(a=(m / s) ** 2, scale=s * s / m)
+        mu, sigma = _lognormal(dist)
+        return float(ndtr((math.log(x) - mu) / sigma))
+    k, theta = _gamma(dist)
+    return float(gammainc(k, x / theta))  # regularised lower incomplete gamma = gamma cdf
 
 
 def token_cdf(dist: TokenDistribution, x: float) -> float:
@@ -53,7 +65,7 @@ def token_cdf(dist: TokenDistribution, x: float) -> float:
     if dist.distribution == "constant":
         assert dist.value is not None
         return 1.0 if x >= dist.value else 0.0
-    return float(_frozen(dist).cdf(x))
+    return _family_cdf(dist, x)
 
 
 def _lower_partial_mean(dist: TokenDistribution, c: float) -> float:
@@ -76,15 +88,12 @@ def _lower_partial_mean(dist: TokenDistribution, c: float) -> float:
     if dist.distribution == "constant":
         assert dist.value is not None
         return dist.value if c >= dist.value else 0.0
-    assert dist.mean is not None and dist.std is not None
-    m, s = dist.mean, dist.std
+    assert dist.mean is not None
     if dist.distribution == "lognormal":
-        sigma2 = math.log1p((s / m) ** 2)
-        sigma = math.sqrt(sigma2)
-        mu = math.log(m) - sigma2 / 2
-        return m * float(stats.norm.cdf((math.log(c) - mu - sigma2) / sigma))
-    k = (m / s) ** 2
-    return m * float(stats.gamma.cdf(c, a=k + 1, scale=s * s / m))
+        mu, sigma = _lognormal(dist)
+        return dist.mean * float(ndtr((math.log(c) - mu - sigma * sigma) / sigma))
+    k, theta = _gamma(dist)
+    return dist.mean * float(gammainc(k + 1, c / theta))
 
 
 def token_partial_mean(dist: TokenDistribution, lo: float, hi: float) -> float:

@@ -14,10 +14,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from benchmarks.clock import RealClock, VirtualClock
-from benchmarks.errors import BackendError, BackendHTTPError, BackendTimeout, BackendUnavailable
-from benchmarks.samples import SampleStore
-from benchmarks.sweep import SweepPlan
 from dimensioning.errors import InvalidInput
 from dimensioning.profile import Profile, load_profile
 from lpuplan.cli_support import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_UNEXPECTED, guarded, stderr, stdout
@@ -114,6 +110,8 @@ def _make_backend(
     backend: str, truth: Optional[Path], real_time: bool, seed: int, url: Optional[str], model: Optional[str],
     api: str, api_key_env: str, ignore_eos: bool, end_token: Optional[int], timeout_s: float,
 ) -> tuple[Any, Any, Optional[tuple[int, ...]]]:
+    from benchmarks.clock import RealClock, VirtualClock  # the harness loads only when used
+
     if backend == "mock":
         from benchmarks.mock import MockBackend, load_truth
 
@@ -167,6 +165,10 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
 ) -> None:
     """Measure R_prefill per bucket, R_decode and L_fixed; write a profile (exit 3 if samples were given up)."""
+    from benchmarks.errors import BackendError, BackendHTTPError, BackendTimeout, BackendUnavailable
+    from benchmarks.samples import SampleStore
+    from benchmarks.sweep import SweepPlan
+
     from benchmarks.run import measure_profile
 
     check_created(created)

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import TYPE_CHECKING, Annotated, Callable
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from facility.exports import output_renderers
-from facility.from_project import plan_project_facility
-from facility.plan import FacilityResult
-from facility.topology import graphml_text
+if TYPE_CHECKING:
+    from facility.plan import FacilityResult
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
 from lpuplan.output import dumps_json, write_atomic
 from lpuplan.project import load_project
@@ -33,6 +31,8 @@ def write_facility_outputs(result: FacilityResult, out_dir: str | Path, *, show_
     """
     out = Path(out_dir)
     written: list[Path] = []
+    from facility.exports import output_renderers  # matplotlib and openpyxl: loaded only to write
+
     renderers = output_renderers()
     with Progress(console=stderr, disable=not show_progress, transient=True) as progress:
         task = progress.add_task("writing facility outputs", total=len(renderers))
@@ -145,11 +145,15 @@ def register(app: typer.Typer) -> None:
         """
         project = load_project(file)
         interactive = not json_output and sys.stderr.isatty()
+        from facility.from_project import plan_project_facility
+
         result = plan_project_facility(project, progress=_progress(interactive))
         files: list[Path] = []
         if out is not None:
             files = write_facility_outputs(result, out, show_progress=interactive)
         if graph is not None:
+            from facility.topology import graphml_text
+
             files.append(write_atomic(graph, graphml_text(result)))
         if json_output:
             payload = result.to_dict()
