@@ -8,9 +8,9 @@ Files: ``facility.json`` (the whole result), ``rack_plan.csv``,
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
+from dimensioning.json_text import dumps_json
 from facility.export_csv import budgets_csv, domains_csv, rack_plan_csv
 from facility.export_netbox import netbox_csvs
 from facility.export_png import rack_plan_png
@@ -20,22 +20,8 @@ from facility.plan import FacilityResult
 __all__ = ["output_renderers", "render_facility_outputs"]
 
 
-def _reject_nan(obj: object, where: str = "$") -> None:
-    if isinstance(obj, float) and obj != obj:
-        raise ValueError(f"NaN in the facility result at {where}")
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            _reject_nan(value, f"{where}.{key}")
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            _reject_nan(value, f"{where}[{i}]")
-
-
 def _json(result: FacilityResult) -> dict[str, bytes]:
-    # the rules of lpuplan.output.dumps_json: sorted, indented; inf as Infinity; NaN never (a bug)
-    data = result.to_dict()
-    _reject_nan(data)
-    return {"facility.json": (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")}
+    return {"facility.json": dumps_json(result.to_dict()).encode("utf-8")}
 
 
 def output_renderers() -> list[tuple[str, Callable[[FacilityResult], dict[str, bytes]]]]:

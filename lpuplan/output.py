@@ -7,11 +7,12 @@ intact until its replacement is complete.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from dimensioning.json_text import dumps_json
 
 __all__ = ["write_atomic", "write_json", "dumps_json"]
 
@@ -35,28 +36,6 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
             pass
         raise
     return target
-
-
-def dumps_json(obj: Any) -> str:
-    """Stable, sorted, indented JSON (same input, same bytes).
-
-    An unstable queue has infinite waits; they are written as ``Infinity``
-    (what Python's ``json`` reads back as ``float("inf")``). NaN is never
-    written: it would mean a bug, so it raises.
-    """
-    _reject_nan(obj)
-    return json.dumps(obj, indent=2, sort_keys=True) + "\n"
-
-
-def _reject_nan(obj: Any, where: str = "$") -> None:
-    if isinstance(obj, float) and obj != obj:
-        raise ValueError(f"NaN in output at {where}")
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            _reject_nan(value, f"{where}.{key}")
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            _reject_nan(value, f"{where}[{i}]")
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
