@@ -43,6 +43,8 @@ def queue_figures(rate: float, service_s: float, servers: int, capacity: int | N
     if capacity is not None:
         out["blocking_probability"] = float(model.blocking_probability)
         out["queue_capacity"] = int(model.queue_capacity)
+        # what the servers actually carry once blocked requests are gone: comparable with a simulation
+        out["carried_utilization"] = float(model.carried_utilization)
     out["method"] = model.method
     out["method_note"] = model.method_note
     return out
@@ -155,7 +157,9 @@ def _print_queue(out: dict[str, Any], rate: float, service_ms: float, servers: i
     sim = out.get("simulated")
     if sim:
         table.add_column("simulated (95% CI)", justify="right")
-    rows = [("utilisation", "utilization", False), ("P(wait)", "prob_wait", False), ("wait mean (ms)", "wait_mean_s", True),
+    rows = [("utilisation (offered)", "utilization", False)] if capacity is None else [
+        ("utilisation (offered)", "utilization", False), ("utilisation (carried)", "carried_utilization", False)]
+    rows += [("P(wait)", "prob_wait", False), ("wait mean (ms)", "wait_mean_s", True),
             ("wait p50 (ms)", "wait_p50_s", True), ("wait p95 (ms)", "wait_p95_s", True), ("wait p99 (ms)", "wait_p99_s", True),
             ("wait p99.9 (ms)", "wait_p999_s", True)]
     if capacity is not None:
@@ -164,8 +168,15 @@ def _print_queue(out: dict[str, Any], rate: float, service_ms: float, servers: i
         scale = 1e3 if is_time else 1.0
         cells = [label, _fmt(out[key], scale)]
         if sim:
-            lo, hi = sim.get(f"{key}_ci95", (None, None))
-            cells.append(f"{_fmt(sim[key], scale)} [{_fmt(lo, scale)}, {_fmt(hi, scale)}]" if key in sim else "-")
+            # the simulator measures the carried load; with a capacity that is not the offered one
+            sim_key = "utilization" if key == "carried_utilization" else key
+            if key == "utilization" and capacity is not None:
+                sim_key = ""
+            lo, hi = sim.get(f"{sim_key}_ci95", (None, None))
+            if sim_key in sim:
+                cells.append(_fmt(sim[sim_key], scale) + (f" [{_fmt(lo, scale)}, {_fmt(hi, scale)}]" if lo is not None else ""))
+            else:
+                cells.append("-")
         table.add_row(*cells)
     stdout.print(table)
     if not out["stable"]:
