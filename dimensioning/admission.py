@@ -94,12 +94,14 @@ class AdmissionState:
 
 
 def admission_state(
-    arrival_rate: float, service_time_s: float, replicas: int, slots: int, slo_s: float
+    arrival_rate: float, service_time_s: float, replicas: int, slots: int, slo_s: float, arrival_scv: float = 1.0
 ) -> AdmissionState | None:
     """Queue cap from the SLO and the shed probability it implies.
 
     Returns None when the service time alone exceeds the SLO (no cap helps).
-    With no replicas every request is shed.
+    With no replicas every request is shed. The shed probability assumes
+    Poisson arrivals; with ``arrival_scv != 1`` it is labelled an
+    approximation (bursty input sheds more: use the simulator to referee).
     """
     factor = queue_depth_factor(service_time_s, slo_s)
     if factor is None:
@@ -121,8 +123,9 @@ def admission_state(
         capacity=servers + queue_cap,
         shed_probability=float(model.blocking_probability),
         max_latency_admitted_s=bound,
-        method=model.method,
-        method_note=model.method_note,
+        method=model.method if arrival_scv == 1.0 else "approximation",
+        method_note=model.method_note if arrival_scv == 1.0 else
+        f"M/D/c/K for Poisson arrivals; the input is bursty (SCV {arrival_scv:g}), which sheds more: see the simulator",
     )
 
 

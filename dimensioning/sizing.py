@@ -291,7 +291,7 @@ def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float, degraded_s
         return _queue_model(lam, s, n * slots, scv).sojourn.ppf(QUANTILE) <= slo
 
     def shed_ok(n: int, slo: float) -> bool:
-        state = admission_state(lam, s, n, slots, slo)
+        state = admission_state(lam, s, n, slots, slo, scv)
         return state is not None and state.shed_probability <= targets.shed_target
 
     floor_n = _stable_floor(load, slots)
@@ -343,8 +343,8 @@ def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float, degraded_s
         infeasible_reason="; ".join(reasons),
         normal=pool_state(lam, s, replicas, slots, scv),
         degraded=pool_state(lam, s, max(replicas - lost, 0), slots, scv),
-        admission_normal=admission_state(lam, s, replicas, slots, slo_s),
-        admission_degraded=admission_state(lam, s, max(replicas - lost, 0), slots, slo_cap),
+        admission_normal=admission_state(lam, s, replicas, slots, slo_s, scv),
+        admission_degraded=admission_state(lam, s, max(replicas - lost, 0), slots, slo_cap, scv),
         utilization_expected=lam * service.mean_s / (replicas * slots) if replicas else math.inf,
     )
 

@@ -100,3 +100,15 @@ def test_n_is_the_least_that_meets_every_constraint(rate, slots, slack, lost, rh
     needed = {c.name: c.replicas_needed for c in sizing.constraints}
     assert all(v <= n for v in needed.values())
     assert all(needed[name] == n for name in sizing.binding)
+
+
+def test_bursty_arrivals_are_labelled_approximations():
+    bucket = _bucket()
+    sizing = size_bucket(bucket, _traffic(10.0), 10.0, 10.0, _targets(arrival_scv=4.0))
+    assert sizing.normal.method == "approximation"
+    assert sizing.admission_normal.method == "approximation"
+    assert "bursty" in sizing.admission_normal.method_note
+    poisson = size_bucket(bucket, _traffic(10.0), 10.0, 10.0, _targets())
+    assert poisson.normal.method == "exact"
+    # burstier input never needs fewer replicas
+    assert sizing.replicas >= poisson.replicas
