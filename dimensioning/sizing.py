@@ -482,6 +482,7 @@ def size_shared_pool(buckets: Sequence[Bucket], split: TrafficSplit, slos: Seque
         binding=binding,
         feasible=not unattainable,
         infeasible_reason="; ".join(reasons),
-        method=normal.method,
-        method_note=normal.method_note,
+        method=normal.method if targets.arrival_scv == 1.0 else "approximation",
+        method_note=normal.method_note + ("" if targets.arrival_scv == 1.0 else
+                                          f"; arrivals taken as Poisson (the input's SCV is {targets.arrival_scv:g}: see the simulated figure)"),
     )
