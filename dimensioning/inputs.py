@@ -33,7 +33,7 @@ class _Frozen(BaseModel):
     @model_validator(mode="after")
     def _assumed_names_fields(self):  # type: ignore[no-untyped-def]
         listed = getattr(self, "assumed", ())
-        allowed = sorted(set(type(self).model_fields) - {"assumed", "sources", "measured_fields", "name", "profile"})
+        allowed = sorted(set(type(self).model_fields) - {"assumed", "sources", "measured", "name", "profile"})
         unknown = [name for name in listed if name not in allowed]
         if unknown:
             raise ValueError(f"assumed lists unknown fields {unknown}; use some of {allowed}")
@@ -150,6 +150,10 @@ class Headroom(_Frozen):
 
     rho_target_normal: float = Field(default=0.70, gt=0, lt=1)
     rho_target_degraded: float = Field(default=0.85, gt=0, lt=1)
+    measured_estimate: Literal["conservative", "point"] = Field(
+        default="conservative",
+        description="which value of a measured figure the sizing uses: the pessimistic end of its 95% interval, or the fit",
+    )
     assumed: tuple[str, ...] = ()
 
 
@@ -199,10 +203,11 @@ class Bucket(_Frozen):
         description="field -> reference for a figure taken from a public source (provenance 'sourced')",
     )
 
-    measured_fields: tuple[str, ...] = Field(
-        default=(),
+    measured: dict[str, tuple[float, float, float]] = Field(
+        default_factory=dict,
         exclude=True,
-        description="set by the project loader: fields filled from the profile (not a project-file key)",
+        description="set by the project loader: field -> (point estimate, ci95 low, ci95 high) from the profile;"
+        " not a project-file key",
     )
 
     @field_validator("sources")

@@ -139,17 +139,22 @@ def _bucket_dict(sizing: BucketSizing) -> dict[str, Any]:
     return out
 
 
-def _figure(value: float, unit: str, key: str, assumed: tuple[str, ...], measured: bool = False,
-            sources: dict[str, str] | None = None) -> dict[str, Any]:
+def _figure(value: float, unit: str, key: str, assumed: tuple[str, ...],
+            measured: tuple[float, float, float] | None = None, sources: dict[str, str] | None = None) -> dict[str, Any]:
+    """An input figure with its provenance: measured beats sourced beats given; assumed is said last."""
     source: Source = "given"
     note = ""
-    if measured:
-        source = "measured"
+    ci95 = None
     if sources and key in sources:
         source, note = "sourced", sources[key]
+    if measured is not None:
+        point, low, high = measured
+        source, ci95 = "measured", (low, high)
+        note = f"fit {point:g}, 95% interval [{low:g}, {high:g}]" + (
+            "; sized at the interval's conservative end" if value != point else "")
     if key in assumed:
         source = "assumed"
-    return Figure(value=value, unit=unit, source=source, note=note).model_dump()
+    return Figure(value=value, unit=unit, source=source, note=note, ci95=ci95).model_dump()
 
 
 def _input_figures(project: Project) -> dict[str, Any]:
@@ -186,7 +191,7 @@ def _bucket_figures(bucket: Bucket) -> dict[str, Any]:
     }
     for key, unit in (("r_prefill", "tok/s"), ("r_decode", "tok/s"), ("l_fixed_ms", "ms")):
         figures[key] = _figure(getattr(bucket, key), unit, key, bucket.assumed,
-                               measured=key in bucket.measured_fields, sources=bucket.sources)
+                               measured=bucket.measured.get(key), sources=bucket.sources)
     if bucket.chips_per_replica is not None:
         figures["chips_per_replica"] = _figure(bucket.chips_per_replica, "chips", "chips_per_replica", bucket.assumed, sources=bucket.sources)
     return {"name": bucket.label, "profile": str(bucket.profile) if bucket.profile else None, "figures": figures}

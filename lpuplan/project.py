@@ -121,8 +121,8 @@ def parse_project(data: dict[str, Any], base_dir: Path) -> Project:
     """Validate a parsed TOML document; resolve relative paths against ``base_dir``."""
     data = dict(data)
     for i, table in enumerate(data.get("bucket") or []):
-        if isinstance(table, dict) and "measured_fields" in table:
-            raise InvalidInput(f"bucket[{i}].measured_fields", table["measured_fields"],
+        if isinstance(table, dict) and "measured" in table:
+            raise InvalidInput(f"bucket[{i}].measured", table["measured"],
                                "not a project-file key: measured figures come from profile = \"...\"; remove it")
     try:
         project = Project.model_validate(data)
@@ -140,21 +140,29 @@ def _resolve(project: Project, base_dir: Path) -> Project:
     for i, bucket in enumerate(project.buckets):
         if bucket.profile is not None:
             path = bucket.profile if bucket.profile.is_absolute() else (base_dir / bucket.profile).resolve()
-            bucket = _apply_profile(bucket.model_copy(update={"profile": path}), i)
+            bucket = _apply_profile(bucket.model_copy(update={"profile": path}), i, project.headroom.measured_estimate)
         buckets.append(bucket)
     return project.model_copy(update={"workload": workload, "buckets": tuple(buckets)})
 
 
-def _apply_profile(bucket: Bucket, index: int) -> Bucket:
+def _apply_profile(bucket: Bucket, index: int, estimate: str) -> Bucket:
     """Fill r_prefill, r_decode and l_fixed_ms from the bucket's profile.
 
-    Values written in the project file win over the profile (an explicit
-    override), and stay labelled ``given``.
+    With ``estimate = "conservative"`` (the default of
+    ``[headroom] measured_estimate``) each figure is taken at the end of its
+    95% interval that makes the service time longest (slowest prefill and
+    decode, largest fixed overhead), so the sizing survives the measurement's
+    uncertainty (DESIGN.md: a 20% capacity error near saturation is a 1000x
+    latency error); ``"point"`` takes the fitted values. Either way the point
+    estimate and interval are kept for the report. Values written in the
+    project file win over the profile (an explicit override) and stay ``given``.
     """
     assert bucket.profile is not None
     field = f"bucket[{index}].profile"
     profile = load_profile(bucket.profile, field=field)
+    conservative = estimate == "conservative"
     update: dict[str, Any] = {}
+    measured: dict[str, tuple[float, float, float]] = {}
     if bucket.r_prefill is None:
         entry = profile.fit.r_prefill_for(bucket.max_prompt_tokens)
         if entry is None:
@@ -165,12 +173,21 @@ def _apply_profile(bucket: Bucket, index: int) -> Bucket:
                 f"has no r_prefill fit for bucket {bucket.max_prompt_tokens} (it has {have});"
                 " measure that bucket or give r_prefill in the project file",
             )
-        update["r_prefill"] = entry.value
+        measured["r_prefill"] = (entry.value, *entry.ci95)
+        update["r_prefill"] = entry.ci95[0] if conservative else entry.value
     if bucket.r_decode is None:
-        update["r_decode"] = profile.fit.r_decode.value
+        fit = profile.fit.r_decode
+        measured["r_decode"] = (fit.value, *fit.ci95)
+        update["r_decode"] = fit.ci95[0] if conservative else fit.value
     if bucket.l_fixed_ms is None:
-        update["l_fixed_ms"] = profile.fit.l_fixed_s.value * 1e3
-    update["measured_fields"] = tuple(k for k in ("r_prefill", "r_decode", "l_fixed_ms") if k in update)
+        fit = profile.fit.l_fixed_s
+        measured["l_fixed_ms"] = (fit.value * 1e3, fit.ci95[0] * 1e3, fit.ci95[1] * 1e3)
+        update["l_fixed_ms"] = (fit.ci95[1] if conservative else fit.value) * 1e3
+    for name, (point, low, high) in measured.items():
+        if low <= 0:
+            raise InvalidInput(f"{field}: fit.{name}.ci95", [low, high],
+                               "the interval reaches zero or below: the fit is too uncertain to size from; measure more samples")
+    update["measured"] = measured
     return bucket.model_copy(update=update)
 
 

@@ -115,10 +115,13 @@ def test_profile_fills_rates_and_explicit_values_win(tmp_path):
     text = CONTRACT.replace("r_prefill = 40000.0\n", "").replace("l_fixed_ms = 30.0\n", "")
     text = text.replace("chips_per_replica = 576", 'chips_per_replica = 576\nprofile = "profile.json"')
     bucket = load_project(_write(tmp_path, text)).buckets[0]
-    assert bucket.r_prefill == 41000.0
-    assert bucket.l_fixed_ms == pytest.approx(25.0)
+    # by default the sizing takes the conservative end of each 95% interval
+    assert bucket.r_prefill == 40000.0
+    assert bucket.l_fixed_ms == pytest.approx(26.0)
     assert bucket.r_decode == 280.0  # written in the file: the file wins
-    assert set(bucket.measured_fields) == {"r_prefill", "l_fixed_ms"}
+    assert bucket.measured == {"r_prefill": (41000.0, 40000.0, 42000.0), "l_fixed_ms": pytest.approx((25.0, 24.0, 26.0))}
+    point = load_project(_write(tmp_path, text.replace("rho_target_degraded = 0.85", 'rho_target_degraded = 0.85\nmeasured_estimate = "point"'))).buckets[0]
+    assert point.r_prefill == 41000.0 and point.l_fixed_ms == pytest.approx(25.0)
 
 
 def test_profile_without_the_bucket_is_an_input_error(tmp_path):
