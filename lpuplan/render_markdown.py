@@ -187,6 +187,9 @@ def _simulated_section(plan: Plan) -> str:
             continue
         rows = [f"| {_cell(name)} | {_interval_ms(r['latency_p99_s'], r['latency_p99_s_ci95'])} | {ms(r.get('slo_s'))} |"
                 f" {'yes' if r.get('within_slo') else 'no'} |" for name, r in figures["buckets"].items()]
+        if "replicas" in figures:
+            title += (f": {figures['replicas']} replicas" + ("" if figures["replicas"] == figures["replicas_from_approximation"]
+                      else f" (the M/G/c approximation said {figures['replicas_from_approximation']}; the simulator needed more)"))
         parts.append(
             f"**{title}.** {_cell(figures['note'])}. Pool-wide p99 latency {_interval_ms(figures['latency_p99_s'], figures['latency_p99_s_ci95'])} ms,"
             f" p99 wait {_interval_ms(figures['wait_p99_s'], figures['wait_p99_s_ci95'])} ms.\n\n"

@@ -83,6 +83,10 @@ def print_simulated(plan: Plan, console: Console) -> None:
             lo, hi = row["latency_p99_s_ci95"]
             table.add_row(label, name, ms(row["latency_p99_s"]), f"{ms(lo)} - {ms(hi)}", ms(row.get("slo_s")))
     console.print(table)
+    shared = sim.shared_pool
+    if shared is not None and shared["replicas"] != shared["replicas_from_approximation"]:
+        console.print(f"shared pool: the simulator needed {shared['replicas']} replicas where the M/G/c approximation "
+                      f"said {shared['replicas_from_approximation']}")
     for reason in sim.skipped:
         console.print(f"skipped: {reason}")
 
