@@ -68,7 +68,7 @@ def render_inputs_worksheet(plan: Plan, source: str) -> str:
     provenance = []
     for bucket, entry in zip(project.buckets, inputs["buckets"]):
         f = entry["figures"]
-        chips = f["chips_per_replica"]["value"] if "chips_per_replica" in f else "-"
+        chips = f"{f['chips_per_replica']['value']:g}" if "chips_per_replica" in f else "-"
         bucket_rows.append(
             f"| {_cell(bucket.label)} | {bucket.max_prompt_tokens} | {bucket.max_output_tokens} | {f['r_prefill']['value']:,.0f} |"
             f" {f['r_decode']['value']:,.1f} | {f['l_fixed_ms']['value']:g} | {bucket.slots} | {chips} | {_cell(entry['profile'] or '-')} |"
