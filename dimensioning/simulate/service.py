@@ -98,8 +98,11 @@ class BucketShape:
 
 
 def bucket_service_time(bucket: Bucket) -> float:
-    """S_bucket in seconds, output at its cap (the sizing model's deterministic time)."""
-    return float(BucketShape.from_bucket(bucket).service_time())
+    """S_bucket in seconds, output at its cap: the sizing model's own definition."""
+    from dimensioning.sizing import service_time  # one definition of S_bucket for sizing and simulation
+
+    BucketShape.from_bucket(bucket)  # same check and message when rates are unresolved
+    return service_time(bucket, float(bucket.max_output_tokens)).total_s
 
 
 @dataclass(frozen=True)
