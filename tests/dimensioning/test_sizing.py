@@ -112,3 +112,25 @@ def test_bursty_arrivals_are_labelled_approximations():
     assert poisson.normal.method == "exact"
     # burstier input never needs fewer replicas
     assert sizing.replicas >= poisson.replicas
+
+
+@settings(max_examples=20, deadline=None)
+@given(rate=st.floats(0.1, 40.0), more=st.floats(1.0, 3.0), slots=st.integers(1, 16), slack=st.floats(1.05, 3.0))
+def test_more_load_never_needs_fewer_replicas(rate, more, slots, slack):
+    bucket = _bucket(slots=slots)
+    s = service_time(bucket, 256.0).total_s
+    targets = _targets(slo_s=s * slack, degraded_slo_s=s * slack)
+    low = size_bucket(bucket, _traffic(rate), s * slack, s * slack, targets)
+    high = size_bucket(bucket, _traffic(rate * more), s * slack, s * slack, targets)
+    assert high.replicas >= low.replicas
+
+
+@settings(max_examples=20, deadline=None)
+@given(rate=st.floats(0.1, 40.0), slack=st.floats(1.05, 3.0), tighter=st.floats(0.5, 1.0))
+def test_a_tighter_slo_never_needs_fewer_replicas(rate, slack, tighter):
+    bucket = _bucket()
+    s = service_time(bucket, 256.0).total_s
+    loose_slo, tight_slo = s * slack, s * max(slack * tighter, 1.01)
+    loose = size_bucket(bucket, _traffic(rate), loose_slo, loose_slo, _targets(slo_s=loose_slo, degraded_slo_s=loose_slo))
+    tight = size_bucket(bucket, _traffic(rate), tight_slo, tight_slo, _targets(slo_s=tight_slo, degraded_slo_s=tight_slo))
+    assert tight.replicas >= loose.replicas
