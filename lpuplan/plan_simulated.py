@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from dimensioning.simulate.estimates import LatencyEstimate, simulate_pool_latency
 from dimensioning.sizing import BucketSizing, SharedPoolSizing
+from dimensioning.traffic import read_trace
 from lpuplan.project import Project
 
 __all__ = ["SimulatedFigures", "SIMULATION_SEED", "simulate_plan"]
@@ -121,13 +122,16 @@ def simulate_plan(
     expected = None
     if not dedicated_ok:
         skipped.append("expected latency: a bucket has no feasible sizing")
-    elif workload.prompt_tokens is None or workload.output_tokens is None:
-        skipped.append("expected latency with real outputs: needs prompt and output distributions (trace replay: use `lpuplan simulate`)")
     else:
         say("simulating dedicated pools with real output lengths")
+        pairs = None
+        if workload.trace is not None:
+            trace = read_trace(workload.trace)
+            pairs = (trace.prompt_tokens, trace.output_tokens)
         est = simulate_pool_latency(
             buckets, workload.lambda_peak, replicas, arrival_scv=workload.arrival_scv,
-            prompt_tokens=workload.prompt_tokens, output_tokens=workload.output_tokens, seed=seed, **extra,
+            prompt_tokens=workload.prompt_tokens, output_tokens=workload.output_tokens, trace_pairs=pairs,
+            seed=seed, **extra,
         )
         expected = _estimate_dict(est, slos)
 

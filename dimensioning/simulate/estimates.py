@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from dimensioning.inputs import Bucket, TokenDistribution
 from dimensioning.simulate.arrivals import GammaRenewal, Poisson
 from dimensioning.simulate.run import SimulationResult, simulate
@@ -55,6 +57,7 @@ def simulate_pool_latency(
     arrival_scv: float = 1.0,
     prompt_tokens: TokenDistribution | None = None,
     output_tokens: TokenDistribution | None = None,
+    trace_pairs: tuple[np.ndarray, np.ndarray] | None = None,
     seed: int = 0,
     requests: int = PLAN_REQUESTS,
 ) -> LatencyEstimate:
@@ -67,7 +70,9 @@ def simulate_pool_latency(
       output cap (the sizing bound); with ``prompt_tokens`` and
       ``output_tokens`` instead, each request's service comes from its own
       (P, O): ``max_prompt/r_prefill + min(O, max_output)/r_decode + l_fixed``,
-      and prompts above the largest bucket are rejected (not in the figures).
+      and prompts above the largest bucket are rejected (not in the figures);
+      ``trace_pairs`` (prompt and output arrays of a trace) instead draws each
+      request's (P, O) from the trace's rows, keeping their correlation.
     - Arrivals at ``arrival_rate`` requests/s: Poisson for ``arrival_scv`` = 1,
       else gamma renewal with that SCV.
     """
@@ -77,8 +82,9 @@ def simulate_pool_latency(
         )
         mode = "each request at its bucket bound S_bucket"
     else:
-        service = TokenService.from_buckets(buckets, prompt_tokens, output_tokens)
-        mode = "each request's service from its own prompt and output tokens"
+        service = TokenService.from_buckets(buckets, prompt_tokens, output_tokens, trace_pairs)
+        mode = "each request's service from its own prompt and output tokens" + (
+            " (rows of the trace, drawn with replacement)" if trace_pairs is not None else "")
     process = Poisson(arrival_rate) if arrival_scv == 1.0 else GammaRenewal(arrival_rate, arrival_scv)
     if isinstance(replicas, int):
         pool: Pool | list[Pool] = Pool(replicas=replicas, slots=buckets[0].slots)

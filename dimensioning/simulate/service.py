@@ -209,6 +209,8 @@ class TokenService:
     buckets: tuple[BucketShape, ...]
     prompt_tokens: TokenDistribution | None = None
     output_tokens: TokenDistribution | None = None
+    # (prompt, output) rows of a trace without usable timestamps: drawn with replacement, pairs kept
+    trace_pairs: tuple[np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if not self.buckets:
@@ -223,8 +225,9 @@ class TokenService:
         buckets: Sequence[Bucket],
         prompt_tokens: TokenDistribution | None,
         output_tokens: TokenDistribution | None,
+        trace_pairs: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> "TokenService":
-        return cls(tuple(BucketShape.from_bucket(b) for b in buckets), prompt_tokens, output_tokens)
+        return cls(tuple(BucketShape.from_bucket(b) for b in buckets), prompt_tokens, output_tokens, trace_pairs)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -235,6 +238,9 @@ class TokenService:
         return False
 
     def draw(self, rng, count, prompt_tokens=None, output_tokens=None):
+        if (prompt_tokens is None or output_tokens is None) and self.trace_pairs is not None:
+            rows = rng.integers(0, self.trace_pairs[0].size, size=count)
+            prompt_tokens, output_tokens = self.trace_pairs[0][rows], self.trace_pairs[1][rows]
         if prompt_tokens is None or output_tokens is None:
             if self.prompt_tokens is None or self.output_tokens is None:
                 raise InvalidInput(

@@ -37,3 +37,25 @@ def test_plan_figures_are_labelled_simulated_with_intervals():
     for row in expected["buckets"].values():
         low, high = row["latency_p99_s_ci95"]
         assert low <= row["latency_p99_s"] <= high
+
+
+def test_a_trace_workload_is_simulated_from_its_own_rows(tmp_path):
+    # every output in the trace is 10 tokens, below the 16-token cap: with FCFS,
+    # shorter services never lengthen a wait, so the simulated p99 lies between
+    # the bare service time with 10 tokens and the exact M/D/c p99 at the bound
+    rows = "".join(f"{300 + (i % 200)},10\n" for i in range(500))
+    (tmp_path / "req.csv").write_text("prompt_tokens,output_tokens\n" + rows)
+    text = WIDE_MIX.read_text().replace(
+        'prompt_tokens = { histogram = [[512, 0.8], [2048, 0.2]] }\noutput_tokens = { distribution = "constant", value = 2000 }',
+        'trace = "req.csv"',
+    )
+    (tmp_path / "p.toml").write_text(text)
+    plan = build_plan(load_project(tmp_path / "p.toml"), simulate=True, place=False, seed=5)
+    expected = plan.simulated.expected_with_real_outputs
+    assert "rows of the trace" in expected["note"]
+    p512 = next(b for b in plan.project.buckets if b.max_prompt_tokens == 512)
+    short = p512.max_prompt_tokens / p512.r_prefill + 10 / p512.r_decode + p512.l_fixed_s
+    row = expected["buckets"][p512.label]
+    exact_at_bound = next(b.normal.latency_p99_s for b in plan.dedicated if b.name == p512.label)
+    assert short <= row["latency_p99_s"]
+    assert row["latency_p99_s_ci95"][0] <= exact_at_bound
