@@ -46,6 +46,9 @@ def _estimate_dict(est: LatencyEstimate, slo_by_bucket: dict[str, float] | None 
         if figure is None:
             continue
         row = {"latency_p99_s": figure.value, "latency_p99_s_ci95": figure.interval}
+        mean = est.bucket_latency_mean_s.get(name)
+        if mean is not None:
+            row.update(latency_mean_s=mean.value, latency_mean_s_ci95=mean.interval)
         if slo_by_bucket and name in slo_by_bucket:
             row["slo_s"] = slo_by_bucket[name]
             # judged on the interval's upper end: a figure whose interval crosses the SLO is not a pass

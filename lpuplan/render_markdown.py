@@ -185,7 +185,8 @@ def _simulated_section(plan: Plan) -> str:
     ):
         if figures is None:
             continue
-        rows = [f"| {_cell(name)} | {_interval_ms(r['latency_p99_s'], r['latency_p99_s_ci95'])} | {ms(r.get('slo_s'))} |"
+        rows = [f"| {_cell(name)} | {_interval_ms(r['latency_mean_s'], r['latency_mean_s_ci95']) if 'latency_mean_s' in r else '-'} |"
+                f" {_interval_ms(r['latency_p99_s'], r['latency_p99_s_ci95'])} | {ms(r.get('slo_s'))} |"
                 f" {'yes' if r.get('within_slo') else 'no'} |" for name, r in figures["buckets"].items()]
         if "replicas" in figures:
             title += (f": {figures['replicas']} replicas" + ("" if figures["replicas"] == figures["replicas_from_approximation"]
@@ -193,7 +194,7 @@ def _simulated_section(plan: Plan) -> str:
         parts.append(
             f"**{title}.** {_cell(figures['note'])}. Pool-wide p99 latency {_interval_ms(figures['latency_p99_s'], figures['latency_p99_s_ci95'])} ms,"
             f" p99 wait {_interval_ms(figures['wait_p99_s'], figures['wait_p99_s_ci95'])} ms.\n\n"
-            "| bucket | p99 latency ms [95% CI] | SLO ms | within SLO |\n|---|---|---|---|\n" + "\n".join(rows)
+            "| bucket | mean latency ms [95% CI] | p99 latency ms [95% CI] | SLO ms | within SLO |\n|---|---|---|---|---|\n" + "\n".join(rows)
         )
     parts += [f"- skipped: {_cell(reason)}" for reason in sim.skipped]
     return "\n\n".join(parts) if parts else "Nothing needed simulating."

@@ -73,7 +73,7 @@ def print_simulated(plan: Plan, console: Console) -> None:
     if sim is None:
         return
     table = Table(title="Simulated (95% intervals; the sizing above uses exact bounds)", title_justify="left")
-    for column in ("figure", "bucket", "p99 latency ms", "95% CI ms", "SLO ms"):
+    for column in ("figure", "bucket", "mean ms", "p99 latency ms", "95% CI ms", "SLO ms"):
         table.add_column(column)
     for label, figures in (("expected, real outputs", sim.expected_with_real_outputs),
                            ("bursty arrivals, bound", sim.bursty_at_bound), ("shared pool", sim.shared_pool)):
@@ -81,7 +81,8 @@ def print_simulated(plan: Plan, console: Console) -> None:
             continue
         for name, row in figures["buckets"].items():
             lo, hi = row["latency_p99_s_ci95"]
-            table.add_row(label, name, ms(row["latency_p99_s"]), f"{ms(lo)} - {ms(hi)}", ms(row.get("slo_s")))
+            table.add_row(label, name, ms(row.get("latency_mean_s")), ms(row["latency_p99_s"]), f"{ms(lo)} - {ms(hi)}",
+                          ms(row.get("slo_s")))
     console.print(table)
     shared = sim.shared_pool
     if shared is not None and shared["replicas"] != shared["replicas_from_approximation"]:

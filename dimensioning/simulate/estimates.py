@@ -36,6 +36,7 @@ class LatencyEstimate:
     latency_p99_s: Estimate
     wait_mean_s: Estimate
     bucket_latency_p99_s: dict[str, Estimate | None]
+    bucket_latency_mean_s: dict[str, Estimate | None]
     utilization: float
     requests: int
     seed: int
@@ -97,15 +98,18 @@ def simulate_pool_latency(
     result = simulate(pool, process, service, seed=seed, requests=requests)
     summary = result.summary
     per_bucket: dict[str, Estimate | None] = {}
+    per_bucket_mean: dict[str, Estimate | None] = {}
     for index, bucket in enumerate(buckets):
         part = result.bucket_summary(index)
         per_bucket[bucket.label] = part.latency.get("p99")
+        per_bucket_mean[bucket.label] = part.latency.get("mean")
     arrivals_note = "Poisson" if arrival_scv == 1.0 else f"gamma renewal, SCV {arrival_scv:g}"
     return LatencyEstimate(
         wait_p99_s=summary.wait["p99"],
         latency_p99_s=summary.latency["p99"],
         wait_mean_s=summary.wait["mean"],
         bucket_latency_p99_s=per_bucket,
+        bucket_latency_mean_s=per_bucket_mean,
         utilization=summary.utilization,
         requests=requests,
         seed=seed,

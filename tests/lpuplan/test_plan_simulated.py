@@ -59,3 +59,25 @@ def test_a_trace_workload_is_simulated_from_its_own_rows(tmp_path):
     exact_at_bound = next(b.normal.latency_p99_s for b in plan.dedicated if b.name == p512.label)
     assert short <= row["latency_p99_s"]
     assert row["latency_p99_s_ci95"][0] <= exact_at_bound
+
+
+def test_simulated_mean_latency_matches_the_analytic_mean_service_time():
+    # independent routes to the same figure: the sizing's closed-form
+    # E[min(O, cap)] of the lognormal against sampled outputs in the simulator
+    # (the example's pools almost never queue: P(wait) < 1e-5)
+    import tomllib
+
+    from lpuplan.project import example_project_text, parse_project
+
+    project = parse_project(tomllib.loads(example_project_text()), Path.cwd())
+    plan = build_plan(project, simulate=True, place=False)
+    rows = plan.simulated.expected_with_real_outputs["buckets"]
+    for sizing, bucket in zip(plan.dedicated, project.buckets):
+        low, high = rows[sizing.name]["latency_mean_s_ci95"]
+        assert sizing.normal.prob_wait < 1e-5
+        # the simulator rounds sampled counts up to whole tokens: +0.5 token on
+        # average for every output below the cap; the sizing's lognormal is continuous
+        rounding = 0.5 * (1 - sizing.traffic.output_capped_share) / bucket.r_decode
+        expected = sizing.service.mean_s + rounding
+        # the interval, widened by the exact M/D/c mean wait at the bound (an upper bound on queueing)
+        assert low <= expected <= high + sizing.normal.wait_mean_s + 1e-9, sizing.name
