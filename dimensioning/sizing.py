@@ -312,10 +312,11 @@ def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float, degraded_s
     else:
         n_slo_d = _least(lambda n: slo_ok(n, degraded_slo_s), floor_n)
         constraints.append(Constraint("p99 SLO (degraded)", None if n_slo_d is None else n_slo_d + lost, f"p99 latency <= {degraded_slo_s*1e3:.0f} ms with {lost} replica(s) lost"))
-        # the queue cap is configured from the normal SLO; with fewer replicas it shrinks with them
-        n_shed_d = _least(lambda n: shed_ok(n, min(slo_s, degraded_slo_s)), max(floor_n - 1, 1)) if s <= slo_s else None
-        constraints.append(Constraint("shed (degraded)", None if n_shed_d is None else n_shed_d + lost,
-                                      f"shed probability <= {targets.shed_target:g} with {lost} replica(s) lost"))
+        if s <= slo_s:  # else the normal state is already infeasible and names why
+            # the queue cap is configured from the normal SLO; with fewer replicas it shrinks with them
+            n_shed_d = _least(lambda n: shed_ok(n, min(slo_s, degraded_slo_s)), max(floor_n - 1, 1))
+            constraints.append(Constraint("shed (degraded)", None if n_shed_d is None else n_shed_d + lost,
+                                          f"shed probability <= {targets.shed_target:g} with {lost} replica(s) lost"))
 
     unattainable = [c for c in constraints if c.replicas_needed is None]
     for c in unattainable:

@@ -134,3 +134,11 @@ def test_a_tighter_slo_never_needs_fewer_replicas(rate, slack, tighter):
     loose = size_bucket(bucket, _traffic(rate), loose_slo, loose_slo, _targets(slo_s=loose_slo, degraded_slo_s=loose_slo))
     tight = size_bucket(bucket, _traffic(rate), tight_slo, tight_slo, _targets(slo_s=tight_slo, degraded_slo_s=tight_slo))
     assert tight.replicas >= loose.replicas
+
+
+def test_an_slo_between_s_and_the_degraded_slo_names_only_the_real_reason():
+    # S = 2.1 s: the normal SLO (2 s) cannot hold, the degraded one (5 s) could
+    sizing = size_bucket(_bucket(), _traffic(10.0), 2.0, 5.0, _targets(slo_s=2.0, degraded_slo_s=5.0))
+    assert not sizing.feasible
+    assert sizing.infeasible_reason.startswith("the service time S = 2100 ms exceeds the SLO 2000 ms")
+    assert "not attainable" not in sizing.infeasible_reason
