@@ -97,6 +97,16 @@ class Plan:
         for key in ("prompt_tokens", "output_tokens", "trace"):
             if key in workload.assumed:
                 out.append(f"workload.{key}: the {key.replace('_', ' ')} distribution")
+        if self.facility is not None:
+            layout = self.facility.layout
+            shown = {
+                "node_power_kw": f"typical {layout.node_power_typical_w / 1e3:g} kW, max {layout.node_power_max_w / 1e3:g} kW per node",
+                "rack_power_budget_kw": f"{layout.rack_power_budget_w / 1e3:g} kW per rack",
+                "nodes_per_rack": f"{layout.nodes_per_rack} nodes per rack",
+                "spare_nodes_per_rack": f"{layout.spare_nodes_per_rack} spare nodes per rack",
+            }
+            out += [f"facility.{name}: {shown.get(name, 'see facility/facility.json')}"
+                    for name, source in sorted(layout.sources.items()) if source == "assumed"]
         return out
 
     def to_dict(self) -> dict[str, Any]:
