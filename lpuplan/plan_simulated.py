@@ -146,7 +146,9 @@ def simulate_plan(
 
     shared_fig = None
     if shared.replicas * shared.slots > 1 and shared.arrival_rate > 0:
-        if len({b.slots for b in buckets}) > 1:
+        if not shared.feasible:
+            skipped.append(f"shared pool: not sized ({shared.infeasible_reason})")
+        elif len({b.slots for b in buckets}) > 1:
             skipped.append("shared pool: buckets have different slots; the simulator's shared pool needs one value")
         else:
             shared_fig = _referee_shared_pool(buckets, shared, shares, workload.arrival_scv, seed + 2, extra, say)
