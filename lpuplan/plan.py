@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from dimensioning.inputs import Bucket
 from dimensioning.provenance import Figure, Source
-from dimensioning.sizing import BucketSizing, SharedPoolSizing, Targets, bucket_slos, size_bucket, size_shared_pool
+from dimensioning.shared_pool import SharedPoolSizing, size_shared_pool
+from dimensioning.sizing import BucketSizing, Targets, bucket_slos, size_bucket
 from dimensioning.traffic import TrafficSplit, split_traffic
 from facility import FacilityResult, plan_facility
 from facility.from_project import pool_demands

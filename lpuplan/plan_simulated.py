@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from dimensioning.simulate.estimates import LatencyEstimate, simulate_pool_latency
-from dimensioning.sizing import BucketSizing, SharedPoolSizing
+from dimensioning.shared_pool import SharedPoolSizing
+from dimensioning.sizing import BucketSizing
 from dimensioning.traffic import read_trace
 from lpuplan.project import Project
 
