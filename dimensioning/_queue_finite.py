@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from scipy.special import pdtrc
 
 from dimensioning._queue_distributions import DelayDistribution
+from dimensioning._queue_erlang import erlang_b, erlang_c
 from dimensioning._queue_mdc import poisson_pmf
 
 __all__ = ["md1k_state_probabilities", "MD1KWaitKernel", "MDcKApproximation", "ResidualMixtureWait"]
@@ -241,7 +242,7 @@ class MDcKApproximation:
             from dimensioning._queue_distributions import NegligibleDelay
 
             self.route = "light traffic: P(N >= c) < 1e-12, blocking bounded by Erlang B(a, c)"
-            self.blocking = _erlang_b(offered, servers)
+            self.blocking = erlang_b(offered, servers)
             self.wait = NegligibleDelay(float(pdtrc(servers - 1, offered)))
         elif rho < self.SWITCH_RHO and not grid_too_large(offered, servers):
             self.route = "anchored truncation of exact M/D/c"
@@ -249,7 +250,7 @@ class MDcKApproximation:
             level = np.array([capacity - 1])
             beyond = float(kernel._sf_at(level, np.array([offered]))[0])  # P(N >= K)
             waiting = kernel.positive  # P(N >= c)
-            delay = _erlang_c(offered, servers)
+            delay = erlang_c(offered, servers)
             ratio = delay * beyond / waiting if waiting > 0 else 0.0
             self.blocking = (1.0 - rho) * ratio / (1.0 - rho * ratio)
             reach = float(kernel._sf_at(np.array([capacity - 2]), np.array([offered]))[0])
@@ -291,18 +292,3 @@ def _geometric_measure(offered: float, servers: int, capacity: int) -> NDArray[n
         servers * math.log(offered) - gammaln(servers + 1.0) - (n - servers) * math.log(tau),
     )
     return np.exp(log_measure - log_measure.max())
-
-
-def _erlang_b(offered: float, servers: int) -> float:
-    blocking = 1.0
-    for n in range(1, servers + 1):
-        blocking = offered * blocking / (n + offered * blocking)
-    return blocking
-
-
-def _erlang_c(offered: float, servers: int) -> float:
-    rho = offered / servers
-    blocking = 1.0
-    for n in range(1, servers + 1):
-        blocking = offered * blocking / (n + offered * blocking)
-    return blocking / (1.0 - rho * (1.0 - blocking))

@@ -46,6 +46,7 @@ from dimensioning._queue_distributions import (
     ShiftedDelay,
     ZeroDelay,
 )
+from dimensioning._queue_erlang import erlang_b, erlang_c
 from dimensioning._queue_mdc import HeavyTrafficWait, MDcWaitKernel, grid_too_large
 from dimensioning.errors import InvalidInput
 
@@ -120,27 +121,6 @@ def _mixture(
     if abs(total - 1.0) > 1e-9:
         raise InvalidInput("probabilities", probabilities, f"they sum to {total!r}; make them sum to 1")
     return checked, tuple(float(p) / total for p in weights)
-
-
-# --- Erlang formulas ---------------------------------------------------------
-def erlang_b(offered: float, servers: int) -> float:
-    """Erlang B blocking of M/G/c/c, offered load a = lambda E[S] (insensitive).
-
-    Stable recursion B(0) = 1, B(n) = a B(n-1) / (n + a B(n-1)) (Tijms 2003, 2.7).
-    """
-    blocking = 1.0
-    for n in range(1, servers + 1):
-        blocking = offered * blocking / (n + offered * blocking)
-    return blocking
-
-
-def erlang_c(offered: float, servers: int) -> float:
-    """Erlang C: P(wait > 0) in M/M/c, C = B / (1 - rho (1 - B)); 1 when rho >= 1."""
-    rho = offered / servers
-    if rho >= 1.0:
-        return 1.0
-    blocking = erlang_b(offered, servers)
-    return blocking / (1.0 - rho * (1.0 - blocking))
 
 
 # --- models -------------------------------------------------------------------
