@@ -3,7 +3,11 @@
 Low-level errors (httpx's transport and protocol errors, JSON decoding) are
 translated at the backend boundary (``raise BackendTimeout(...) from exc``),
 so sweeps handle one family. ``retryable`` says whether a sweep may send the
-sample again; a failed sample is never recorded as a measurement.
+sample again; a failed sample is never recorded as a measurement, and never
+stops the sweep: it is recorded as failed with its reason (the sweep stops
+only when several samples in a row fail every attempt: the server is gone).
+Messages never hold a secret: the backend redacts them
+(:mod:`benchmarks.secrets`) before raising.
 
 Tree::
 
@@ -11,6 +15,9 @@ Tree::
     ├── BackendTimeout         connect/read/write/pool timeout        retryable
     ├── BackendUnavailable     connection refused or reset            retryable
     ├── BackendStreamBroken    stream ended before its final event    retryable
+    │                          (finish reason, usage when the server
+    │                          sends it, [DONE] when it sends it)
+    ├── BackendMalformedStream one chunk is not JSON / not an object   retryable
     ├── BackendRateLimited     429, 503 or 498 (retry_after_s kept)   retryable
     ├── BackendHTTPError       any other non-2xx status               not retryable
     └── BackendProtocolError   a body that is not the documented form not retryable
@@ -25,6 +32,7 @@ __all__ = [
     "BackendTimeout",
     "BackendUnavailable",
     "BackendStreamBroken",
+    "BackendMalformedStream",
     "BackendRateLimited",
     "BackendHTTPError",
     "BackendProtocolError",
@@ -50,7 +58,19 @@ class BackendUnavailable(BackendError):
 
 
 class BackendStreamBroken(BackendError):
-    """The stream ended before its final event (``[DONE]`` or a finish reason)."""
+    """The stream ended before the protocol says it ends.
+
+    A stream ends well with a finish reason, then the usage chunk when the
+    server sends usage in streams (``stream_options.include_usage``, Groq's
+    ``x_groq.usage``, llama.cpp's ``timings``), then ``[DONE]`` when the server
+    sends it; anything cut before that, or an error event, is this error.
+    """
+
+    retryable = True
+
+
+class BackendMalformedStream(BackendError):
+    """One stream chunk was not a JSON object: that sample fails, a fresh attempt may not."""
 
     retryable = True
 

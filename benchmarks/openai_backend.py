@@ -4,11 +4,15 @@ GroqCloud (``https://api.groq.com/openai/v1``), an on-prem Groq API, llama.cpp,
 vLLM. One synchronous request at a time (the sweep's concurrency model).
 
 - The API key is read from the environment variable named ``api_key_env`` and
-  sent only as the ``Authorization`` header; it is never logged, put in an
-  error message or written to a profile.
-- Streaming with ``stream_options.include_usage``; client timestamps from
+  sent only as the ``Authorization`` header; it, the URL's userinfo and its
+  credential-like query values are redacted from every error message and
+  every string taken from the server (:mod:`benchmarks.secrets`), so they are
+  never logged, printed or written.
+- Streamed (``stream_options.include_usage``; the stream's events and its
+  ending are read by :mod:`benchmarks.stream`) or non-streamed (timed from
+  sending to the last byte of the whole answer); client timestamps from
   ``time.perf_counter_ns`` (the backend's clock): sent, first byte (response
-  headers), first token, every content chunk, end.
+  headers), every output event, end.
 - Exact output lengths: ``max_tokens``, plus ``ignore_eos`` when the server
   takes it (vLLM, llama.cpp's C++ server) or a ``logit_bias`` of -100 on the
   end token where its id is given; otherwise the real count is recorded.
@@ -21,8 +25,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+import threading
+from typing import Any, Callable, Literal
 
 import httpx
 
@@ -30,6 +34,7 @@ from benchmarks.clock import Clock, RealClock
 from benchmarks.errors import (
     BackendError,
     BackendHTTPError,
+    BackendMalformedStream,
     BackendProtocolError,
     BackendRateLimited,
     BackendStreamBroken,
@@ -38,7 +43,9 @@ from benchmarks.errors import (
 )
 from benchmarks.prompts import PromptBuilder
 from benchmarks.protocol import Measurement, RequestSpec
-from benchmarks.server_fields import ServerReport, merge_reports, parse_server_report
+from benchmarks.secrets import Redactor, public_url, split_url
+from benchmarks.server_fields import parse_server_report
+from benchmarks.stream import StreamExpectations, StreamReader
 
 __all__ = ["OpenAIBackend", "translate_httpx_error", "error_for_status", "HTTPX_ERROR_MAP", "parse_retry_after"]
 
@@ -73,12 +80,14 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = float(value.strip())
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+    return seconds if 0 <= seconds < float("inf") else None
 
 
-def error_for_status(status: int, body: str, retry_after: str | None = None) -> BackendError:
-    """The BackendError for a non-2xx status (body excerpt kept, headers never)."""
-    excerpt = body.strip().replace("\n", " ")[:200]
+def error_for_status(
+    status: int, body: str, retry_after: str | None = None, redact: Callable[[str], str] = lambda s: s
+) -> BackendError:
+    """The BackendError for a non-2xx status (body excerpt kept, redacted; headers never)."""
+    excerpt = redact(body.strip().replace("\n", " "))[:200]
     message = f"HTTP {status}: {excerpt}"
     if status in (429, 498, 503):
         return BackendRateLimited(message, status=status, retry_after_s=parse_retry_after(retry_after))
@@ -89,38 +98,40 @@ def error_for_status(status: int, body: str, retry_after: str | None = None) -> 
     return BackendHTTPError(message, status=status)
 
 
-def translate_httpx_error(exc: Exception) -> BackendError:
+def translate_httpx_error(exc: Exception, redact: Callable[[str], str] = lambda s: s) -> BackendError:
     """Map an httpx exception to the harness's tree (complete over httpx's exceptions)."""
     if isinstance(exc, httpx.HTTPStatusError):
         response = exc.response
-        return error_for_status(response.status_code, "", response.headers.get("retry-after"))
+        return error_for_status(response.status_code, "", response.headers.get("retry-after"), redact)
     for low, high in HTTPX_ERROR_MAP:
         if isinstance(exc, low):
-            return high(f"{type(exc).__name__}: {exc}")
+            return high(redact(f"{type(exc).__name__}: {exc}"))
     if isinstance(exc, httpx.HTTPError):
-        return BackendProtocolError(f"{type(exc).__name__}: {exc}")
+        return BackendProtocolError(redact(f"{type(exc).__name__}: {exc}"))
     raise TypeError(f"not an httpx error: {type(exc).__name__}")
 
 
 def _public_endpoint(url: str) -> str:
     """The URL without credentials, query or fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return public_url(url)
 
 
 class OpenAIBackend:
-    """An OpenAI-compatible server, streaming (see the module docstring).
+    """An OpenAI-compatible server, streamed or not (see the module docstring).
 
     ``base_url`` ends in ``/v1`` (GroqCloud: ``https://api.groq.com/openai/v1``);
-    ``api`` picks ``/completions`` (exact prompt tokens) or ``/chat/completions``
-    (GroqCloud has only this one; the chat template's tokens are calibrated away).
+    userinfo in it is sent as basic auth and its query parameters with every
+    request, and both are secrets (never printed or written). ``api`` picks
+    ``/completions`` (exact prompt tokens) or ``/chat/completions`` (GroqCloud
+    has only this one; the chat template's tokens are calibrated away).
     ``tokenizer``: ``auto`` tries llama-cpp-python's ``/extras/tokenize`` and
     llama.cpp's ``/tokenize`` next to ``base_url``, ``none`` calibrates from usage.
+    Thread-safe: a fixed-concurrency sweep calls :meth:`measure` from several
+    threads (one shared connection pool).
     """
 
     name = "openai"
+    concurrent = True
 
     def __init__(
         self,
@@ -134,8 +145,12 @@ class OpenAIBackend:
         tokenizer: Literal["auto", "none"] = "auto",
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
+        max_connections: int = 16,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        key = os.environ.get(api_key_env) if api_key_env else None
+        self.redact = Redactor.for_backend(key, base_url)
+        base, auth, query = split_url(base_url.rstrip("/"))
+        self.base_url = base.rstrip("/")
         self.model = model
         self.api = api
         self.api_key_env = api_key_env
@@ -143,15 +158,21 @@ class OpenAIBackend:
         self.end_token_id = end_token_id
         self.clock: Clock = clock if clock is not None else RealClock()
         headers = {"accept": "text/event-stream"}
-        key = os.environ.get(api_key_env) if api_key_env else None
         if key:
             headers["authorization"] = f"Bearer {key}"
         self._client = httpx.Client(
-            headers=headers, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)), transport=transport
+            headers=headers,
+            params=query,
+            auth=auth,
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
+            transport=transport,
+            limits=httpx.Limits(max_connections=max(1, max_connections), max_keepalive_connections=max(1, max_connections)),
         )
         self._tokenize_url: str | None = None
         self._tokenizer_mode = tokenizer
         self.prompts: PromptBuilder | None = None
+        self.expect: StreamExpectations | None = None
+        self._lock = threading.Lock()
 
     # --- setup -----------------------------------------------------------------
     def close(self) -> None:
@@ -164,23 +185,32 @@ class OpenAIBackend:
         self.close()
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "name": self.name,
-            "endpoint": _public_endpoint(self.base_url),
+            "endpoint": public_url(self.base_url),
             "model": self.model,
             "api": self.api,
             "api_key_env": self.api_key_env,
             "tokenizer": "server" if self._tokenize_url else "calibrated from usage",
             "exact_output": "ignore_eos" if self.ignore_eos else ("logit_bias" if self.end_token_id is not None else "max_tokens only"),
         }
+        if self.expect is not None:
+            described["stream_end"] = {"usage": self.expect.usage, "done": self.expect.done}
+        return described
+
+    def _error(self, exc: httpx.HTTPError) -> BackendError:
+        return translate_httpx_error(exc, self.redact)
+
+    def _status_error(self, response: httpx.Response) -> BackendError:
+        return error_for_status(response.status_code, response.text, response.headers.get("retry-after"), self.redact)
 
     def _post_json(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
             response = self._client.post(url, json=body, headers={"accept": "application/json"})
         except httpx.HTTPError as exc:
-            raise translate_httpx_error(exc) from exc
+            raise self._error(exc) from exc
         if response.status_code != 200:
-            raise error_for_status(response.status_code, response.text, response.headers.get("retry-after"))
+            raise self._status_error(response)
         try:
             data = response.json()
         except ValueError as exc:
@@ -218,14 +248,27 @@ class OpenAIBackend:
             raise BackendProtocolError("the server's answer has no usage.prompt_tokens; cannot calibrate prompt lengths")
         return report.prompt_tokens
 
+    def _probe_stream(self) -> StreamExpectations:
+        """Send one short streamed request and learn how this server ends its streams."""
+        assert self.prompts is not None
+        text, _ = self.prompts.build(8, nonce=1 << 41)  # never a sample's nonce
+        reader = StreamReader(self.redact)
+        self._stream(self._body(text, 2, stream=True), reader)
+        result = reader.result
+        if result.finish_reason is None and not result.saw_done:
+            raise BackendStreamBroken("probe stream ended before its finish reason or [DONE]")
+        return StreamExpectations(usage=result.saw_usage, done=result.saw_done)
+
     def prepare(self) -> None:
-        """Find a tokenizer and calibrate prompt lengths (done on first use)."""
-        if self.prompts is not None:
-            return
-        self._find_tokenizer()
-        builder = PromptBuilder(self._count_tokens if self._tokenize_url else None)
-        builder.calibrate(self._probe_prompt_tokens)
-        self.prompts = builder
+        """Find a tokenizer, calibrate prompt lengths, learn the stream's ending (done once)."""
+        with self._lock:
+            if self.prompts is None:
+                self._find_tokenizer()
+                builder = PromptBuilder(self._count_tokens if self._tokenize_url else None)
+                builder.calibrate(self._probe_prompt_tokens)
+                self.prompts = builder
+            if self.expect is None:
+                self.expect = self._probe_stream()
 
     # --- one request -----------------------------------------------------------
     def _endpoint(self) -> str:
@@ -245,63 +288,92 @@ class OpenAIBackend:
             body["logit_bias"] = {str(self.end_token_id): -100}
         return body
 
-    def measure(self, request: RequestSpec) -> Measurement:
-        self.prepare()
-        assert self.prompts is not None
-        text, expected_prompt = self.prompts.build(request.prompt_tokens, request.nonce)
-        body = self._body(text, request.output_tokens, stream=True)
-        token_ns: list[int] = []
-        report = ServerReport()
-        finish_reason: str | None = None
-        done = False
+    def _stream(self, body: dict[str, Any], reader: StreamReader) -> tuple[int, int, int]:
+        """POST a streamed request into ``reader``; return (sent, first byte, end) ns."""
         sent = self.clock.now_ns()
         try:
             with self._client.stream("POST", self._endpoint(), json=body) as response:
                 first_byte = self.clock.now_ns()
                 if response.status_code != 200:
                     response.read()
-                    raise error_for_status(response.status_code, response.text, response.headers.get("retry-after"))
+                    raise self._status_error(response)
                 for line in response.iter_lines():
-                    now = self.clock.now_ns()
-                    if not line.startswith("data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == "[DONE]":
-                        done = True
+                    if reader.feed(line, self.clock.now_ns()):
                         break
-                    try:
-                        chunk = json.loads(payload)
-                    except json.JSONDecodeError as exc:
-                        raise BackendProtocolError(f"stream chunk is not JSON: {payload[:80]!r}") from exc
-                    if not isinstance(chunk, dict):
-                        raise BackendProtocolError("stream chunk is not a JSON object")
-                    if "error" in chunk:
-                        raise BackendStreamBroken(f"error event in stream: {str(chunk['error'])[:200]}")
-                    for choice in chunk.get("choices") or []:
-                        piece = choice.get("text")
-                        if piece is None and isinstance(choice.get("delta"), dict):
-                            piece = choice["delta"].get("content")
-                        if piece:
-                            token_ns.append(now)
-                        if choice.get("finish_reason"):
-                            finish_reason = choice["finish_reason"]
-                    report = merge_reports(report, parse_server_report(chunk))
                 end = self.clock.now_ns()
         except httpx.HTTPError as exc:
-            raise translate_httpx_error(exc) from exc
-        if not done and finish_reason is None:
-            raise BackendStreamBroken("stream ended before its final event ([DONE] or a finish reason)")
-        if not token_ns:
-            raise BackendProtocolError("the stream carried no token")
+            raise self._error(exc) from exc
+        return sent, first_byte, end
+
+    def measure(self, request: RequestSpec) -> Measurement:
+        self.prepare()
+        assert self.prompts is not None and self.expect is not None
+        with self._lock:  # the builder keeps the previous prompt's first letter
+            text, expected_prompt = self.prompts.build(request.prompt_tokens, request.nonce)
+        if request.mode == "non-streamed":
+            return self._measure_whole(request, text, expected_prompt)
+        reader = StreamReader(self.redact)
+        sent, first_byte, end = self._stream(self._body(text, request.output_tokens, stream=True), reader)
+        result = reader.finish(self.expect)
+        report = result.report
         return Measurement(
             sent_ns=sent,
             first_byte_ns=first_byte,
-            first_token_ns=token_ns[0],
-            token_ns=tuple(token_ns),
+            first_token_ns=result.token_ns[0],
+            token_ns=tuple(result.token_ns),
             end_ns=end,
             prompt_tokens=report.prompt_tokens if report.prompt_tokens is not None else expected_prompt,
-            completion_tokens=report.completion_tokens if report.completion_tokens is not None else len(token_ns),
+            completion_tokens=report.completion_tokens,
+            cached_tokens=report.cached_tokens,
+            finish_reason=result.finish_reason,
+            server=report.timings,
+            mode="streamed",
+        )
+
+    def _measure_whole(self, request: RequestSpec, text: str, expected_prompt: int | None) -> Measurement:
+        """A non-streamed request: timed from sending to the last byte of the whole answer."""
+        body = self._body(text, request.output_tokens, stream=False)
+        sent = self.clock.now_ns()
+        try:
+            with self._client.stream("POST", self._endpoint(), json=body, headers={"accept": "application/json"}) as response:
+                first_byte = self.clock.now_ns()
+                raw = response.read()
+                end = self.clock.now_ns()
+                if response.status_code != 200:
+                    raise self._status_error(response)
+        except httpx.HTTPError as exc:
+            raise self._error(exc) from exc
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise BackendMalformedStream(f"answer is not JSON: {self.redact(raw[:80].decode(errors='replace'))!r}") from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise BackendMalformedStream("answer has no choices[0] object")
+        reason = choices[0].get("finish_reason")
+        if not reason:
+            raise BackendStreamBroken("answer has no finish_reason: it was cut")
+        finish_reason = self.redact(str(reason))[:40]
+        report = parse_server_report(data)
+        completion = report.completion_tokens
+        if completion is None and finish_reason == "length":
+            completion = request.output_tokens  # stopped at max_tokens: the count is what was asked
+        if completion is None:
+            raise BackendProtocolError(
+                f"answer reports no usage.completion_tokens and stopped early ({finish_reason}): its length is unknown"
+            )
+        if completion < 1:
+            raise BackendStreamBroken(f"answer finished ({finish_reason}) without any output token; nothing to time")
+        return Measurement(
+            sent_ns=sent,
+            first_byte_ns=first_byte,
+            first_token_ns=end,
+            token_ns=(),
+            end_ns=end,
+            prompt_tokens=report.prompt_tokens if report.prompt_tokens is not None else expected_prompt,
+            completion_tokens=completion,
             cached_tokens=report.cached_tokens,
             finish_reason=finish_reason,
             server=report.timings,
+            mode="non-streamed",
         )

@@ -13,14 +13,25 @@ instead of returning a partial measurement.
 Names follow vLLM/GuideLLM's vocabulary: ``ttft_s`` (time to first token),
 ``tpot_s`` (time per output token after the first), ``e2el_s`` (end-to-end
 latency).
+
+A token is an event in the stream, whatever its text: ``token_ns`` holds the
+arrival time of every chunk that carries output (a byte token whose text is an
+incomplete UTF-8 sequence and so arrives empty, or several tokens coalesced in
+one chunk, are one event each); the token COUNT is the server's
+``usage.completion_tokens`` where it reports one (``completion_tokens``), else
+the number of events. A non-streamed request (``mode = "non-streamed"``) has no
+events: only the whole response's times.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-__all__ = ["RequestSpec", "ServerTimings", "Measurement", "Backend"]
+__all__ = ["MODES", "Mode", "RequestSpec", "ServerTimings", "Measurement", "Backend"]
+
+Mode = Literal["streamed", "non-streamed"]
+MODES: tuple[Mode, ...] = ("streamed", "non-streamed")
 
 
 @dataclass(frozen=True)
@@ -28,13 +39,15 @@ class RequestSpec:
     """One request of a sweep.
 
     ``prompt_tokens`` and ``output_tokens`` are the targets (tokens); ``nonce``
-    seeds the prompt text so that no two samples share a prompt prefix.
+    seeds the prompt text so that no two samples share a prompt prefix;
+    ``mode`` says whether the answer is streamed (SSE) or sent whole.
     """
 
     sample_id: str
     prompt_tokens: int
     output_tokens: int
     nonce: int
+    mode: Mode = "streamed"
 
 
 @dataclass(frozen=True)
@@ -57,7 +70,12 @@ class ServerTimings:
 
 @dataclass(frozen=True)
 class Measurement:
-    """A completed request. Timestamps are integer ns of the backend's clock."""
+    """A completed request. Timestamps are integer ns of the backend's clock.
+
+    ``token_ns``: arrival of every output-carrying stream event (empty for a
+    non-streamed request, whose ``first_token_ns`` is then ``end_ns``);
+    ``completion_tokens``: the server's count (None when it reports none).
+    """
 
     sent_ns: int
     first_byte_ns: int
@@ -69,6 +87,7 @@ class Measurement:
     cached_tokens: int | None = None
     finish_reason: str | None = None
     server: ServerTimings | None = None
+    mode: Mode = "streamed"
 
     @property
     def ttft_s(self) -> float:
@@ -87,15 +106,22 @@ class Measurement:
 
     @property
     def tpot_s(self) -> float | None:
-        """Mean time per output token after the first, s (None below 2 tokens).
+        """Mean time per output token after the first event, s (None below 2 events).
 
-        (last token - first token) / (n - 1), n the server's count: chunks that
-        bundle several tokens do not bias it.
+        ``(t_last - t_first) / spanned`` where ``spanned`` is the number of
+        tokens generated between the first and the last event. With one event
+        per token (``e = n``) that is ``n - 1``. When the server coalesces
+        ``n`` tokens into ``e < n`` events, the first event already holds
+        about ``n / e`` of them, so ``spanned = n (e - 1) / e`` (exact when every
+        chunk holds the same number of tokens): counting ``n - 1`` would bias
+        the decode time low by the first chunk's share.
         """
         n = self.output_count
-        if n < 2 or len(self.token_ns) < 2:
+        e = len(self.token_ns)
+        if n < 2 or e < 2:
             return None
-        return (self.token_ns[-1] - self.token_ns[0]) / 1e9 / (n - 1)
+        spanned = n - 1 if e >= n else n * (e - 1) / e
+        return (self.token_ns[-1] - self.token_ns[0]) / 1e9 / spanned
 
     @property
     def service_s(self) -> float:
@@ -116,6 +142,7 @@ class Measurement:
             "cached_tokens": self.cached_tokens,
             "finish_reason": self.finish_reason,
             "server": asdict(self.server) if self.server is not None else None,
+            "mode": self.mode,
         }
 
     @classmethod
@@ -133,6 +160,7 @@ class Measurement:
             cached_tokens=data.get("cached_tokens"),
             finish_reason=data.get("finish_reason"),
             server=ServerTimings(**server) if server else None,
+            mode=data.get("mode", "streamed"),
         )
 
 

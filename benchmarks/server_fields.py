@@ -14,11 +14,13 @@ timing fields"; github.com/groq/groq-python types/completion_usage.py):
   ``prompt_ms``, ``predicted_n``, ``predicted_ms`` and ``cache_n`` (prompt
   tokens taken from the cache).
 
-Everything is optional: a field the server does not send stays None.
+Everything is optional: a field the server does not send stays None, and so
+does one that is not a finite, non-negative number (a server's NaN is no figure).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +40,17 @@ class ServerReport:
 
 
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A count: a finite, non-negative number (anything else is treated as not reported)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None
+    return int(value)
 
 
 def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A time: a finite, non-negative number (anything else is treated as not reported)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None
+    return float(value)
 
 
 def _add(a: int | None, b: int | None) -> int | None:

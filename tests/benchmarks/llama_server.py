@@ -2,10 +2,18 @@
 
 :func:`write_tiny_model` writes a 2-layer llama-architecture GGUF with random
 weights and a byte-level "gpt2" tokenizer (256 byte tokens, one merge, BOS/EOS)
-with the ``gguf`` package: nothing is downloaded. Output logits are confined to
-printable ASCII bytes so every streamed chunk is valid text. :func:`serve`
-starts ``python -m llama_cpp.server`` on 127.0.0.1 at a free port, waits for
-readiness with a bounded timeout, and kills it on exit.
+with the ``gguf`` package: nothing is downloaded. The model can emit ANY
+byte: every one of the 256 byte tokens has an output row, and the rows of the
+bytes 0x80-0xFF (UTF-8 lead and continuation bytes) are scaled up so that
+greedy decoding emits them often. A byte that is not a complete UTF-8
+sequence arrives as a stream chunk with empty text, which is what real models
+do with emoji, CJK or raw bytes. :func:`serve` starts ``python -m
+llama_cpp.server`` on 127.0.0.1 at a free port, waits for readiness with a
+bounded timeout, and kills it on exit.
+
+Each function imports what it needs (``gguf`` to write the model, ``httpx`` to
+wait for the server), so :func:`write_tiny_model` runs where only the server's
+packages are installed.
 """
 
 from __future__ import annotations
@@ -17,9 +25,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Iterator
-
-import httpx
-import numpy as np
 
 __all__ = ["EOS_ID", "write_tiny_model", "serve", "free_port"]
 
@@ -45,6 +50,7 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 def write_tiny_model(path: Path, seed: int = 0) -> Path:
     import gguf
+    import numpy as np
 
     rng = np.random.default_rng(seed)
     n_embd, n_head, n_ff, n_layer, n_ctx = 64, 4, 128, 2, 4096
@@ -72,15 +78,14 @@ def write_tiny_model(path: Path, seed: int = 0) -> Path:
     writer.add_eos_token_id(EOS_ID)
     writer.add_add_bos_token(True)
 
-    def weight(*shape: int) -> np.ndarray:
+    def weight(*shape: int) -> "np.ndarray":
         return (rng.standard_normal(shape) * 0.1).astype(np.float32)
 
     writer.add_tensor("token_embd.weight", weight(N_VOCAB, n_embd))
     writer.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
     output = weight(N_VOCAB, n_embd)
-    printable = np.zeros(N_VOCAB, dtype=bool)
-    printable[ord("a") : ord("z") + 1] = True
-    output[~printable] = 0.0  # only lowercase letters ever win, so every chunk is text
+    output[0x80:0x100] *= 3.0  # non-ASCII bytes win often: incomplete UTF-8 sequences, empty-text chunks
+    output[BOS_ID] = 0.0  # a control token is never generated
     writer.add_tensor("output.weight", output)
     for i in range(n_layer):
         writer.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
@@ -106,6 +111,8 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serve(model: Path, log: Path, ready_timeout_s: float = 60.0) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run llama-cpp-python's server on 127.0.0.1; yield (base URL ending in /v1, process)."""
+    import httpx
+
     port = free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),

@@ -103,12 +103,31 @@ def test_retry_after_beyond_the_bound_gives_up():
     assert summary.gave_up == [victim]
 
 
-def test_non_retryable_error_stops_the_sweep():
+def test_a_non_retryable_error_gives_that_sample_up_at_once_and_the_sweep_goes_on():
     inner = MockBackend(make_truth())
-    plan = SweepPlan((512,), (4,), repeats=2, warmup=0)
-    backend = Scripted(inner, {plan_samples(plan)[0].sample_id: [BackendHTTPError("401", 401)]})
-    with pytest.raises(BackendHTTPError):
-        run_sweep(backend, plan, MemoryStore(), clock=inner.clock)
+    plan = SweepPlan((512,), (4,), repeats=3, warmup=0)
+    victim = plan_samples(plan)[0].sample_id
+    backend = Scripted(inner, {victim: [BackendHTTPError("HTTP 400: prompt too long", 400)]})
+    store = MemoryStore()
+    summary = run_sweep(backend, plan, store, clock=inner.clock)
+    assert summary.gave_up == [victim] and not summary.aborted
+    assert summary.measured == len(plan_samples(plan)) - 1
+    failed = [r for r in store.records() if r.status == "failed"]
+    assert len(failed) == 1 and failed[0].sample_id == victim
+    assert failed[0].error == {"type": "BackendHTTPError", "message": "HTTP 400: prompt too long", "retryable": False}
+
+
+def test_a_malformed_chunk_fails_one_attempt_and_the_retry_measures_it():
+    from benchmarks.errors import BackendMalformedStream
+
+    inner = MockBackend(make_truth())
+    plan = SweepPlan((512,), (4,), repeats=2, warmup=0, floor=False)
+    victim = plan_samples(plan)[0].sample_id
+    backend = Scripted(inner, {victim: [BackendMalformedStream("stream chunk is not JSON: 'data: {'")]})
+    store = MemoryStore()
+    summary = run_sweep(backend, plan, store, clock=inner.clock)
+    assert summary.measured == 2 and not summary.gave_up
+    assert [(r.status, r.attempt) for r in store.records() if r.sample_id == victim] == [("failed", 1), ("ok", 2)]
 
 
 class Interrupted(Exception):
