@@ -17,7 +17,12 @@ Admitted requests see ``q <= Queue_cap - 1``, hence the largest safe cap
     Queue_cap = c * (floor(SLO/D) - 1)        (requests waiting, pool-wide)
 
 and ``Queue_cap = 0`` (no waiting room: admit only onto a free slot) when
-``D <= SLO < 2D``. When ``SLO < D`` no cap helps. The bound is hard, not a
+``D <= SLO < 2D``. In general an admitted request waits at most
+``factor * D`` with ``factor = floor(SLO/D) - 1 = floor((SLO - D)/D)``: the
+factor is ``floor(B / D)`` for the wait budget ``B = SLO - D``. A TTFT
+objective adds the budget ``B_ttft = SLO_ttft - T_first`` (``T_first`` the
+TTFT service part, ``dimensioning.service_time``) and the cap uses the
+smaller budget, so every admitted request meets both. When ``SLO < D`` no cap helps. The bound is hard, not a
 percentile: every admitted request finishes within the SLO as long as the
 service time really is D. Per replica (a replica queueing for its own
 ``slots``), the same argument gives ``slots * (floor(SLO/D) - 1)``.
@@ -49,6 +54,7 @@ __all__ = [
     "AdmissionState",
     "queue_depth_factor",
     "queue_cap_for_slo",
+    "depth_factor_for_budget",
     "admission_state",
     "work_threshold_s",
 ]
@@ -93,17 +99,30 @@ class AdmissionState:
     method_note: str
 
 
-def admission_state(
-    arrival_rate: float, service_time_s: float, replicas: int, slots: int, slo_s: float, arrival_scv: float = 1.0
-) -> AdmissionState | None:
-    """Queue cap from the SLO and the shed probability it implies.
+def depth_factor_for_budget(service_time_s: float, wait_budget_s: float) -> int | None:
+    """``floor(B / D)``: waiting requests allowed per server for a wait budget B; None if B < 0."""
+    if wait_budget_s < -service_time_s * _FLOOR_TOLERANCE:
+        return None
+    return max(math.floor(wait_budget_s / service_time_s * (1 + _FLOOR_TOLERANCE) + _FLOOR_TOLERANCE), 0)
 
-    Returns None when the service time alone exceeds the SLO (no cap helps).
+
+def admission_state(
+    arrival_rate: float, service_time_s: float, replicas: int, slots: int, slo_s: float, arrival_scv: float = 1.0,
+    *, ttft_wait_budget_s: float | None = None,
+) -> AdmissionState | None:
+    """Queue cap from the SLO (and TTFT budget) and the shed probability it implies.
+
+    ``ttft_wait_budget_s``: ``SLO_ttft - T_first`` when a TTFT objective
+    applies; the cap then keeps both. Returns None when the service time alone
+    exceeds the SLO (no cap helps).
     With no replicas every request is shed. The shed probability assumes
     Poisson arrivals; with ``arrival_scv != 1`` it is labelled an
     approximation (bursty input sheds more: use the simulator to referee).
     """
     factor = queue_depth_factor(service_time_s, slo_s)
+    if factor is not None and ttft_wait_budget_s is not None:
+        ttft_factor = depth_factor_for_budget(service_time_s, ttft_wait_budget_s)
+        factor = None if ttft_factor is None else min(factor, ttft_factor)
     if factor is None:
         return None
     servers = replicas * slots

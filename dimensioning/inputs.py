@@ -132,17 +132,33 @@ class Workload(_Frozen):
 
 
 class Slo(_Frozen):
-    """``[slo]``: end-to-end latency objectives (queueing delay + service)."""
+    """``[slo]``: latency objectives, p99, in ms.
 
-    p99_ms: float = Field(gt=0, description="p99 end-to-end latency, ms")
+    ``p99_ms``: end-to-end latency (vLLM's e2el: queueing delay + service);
+    ``ttft_p99_ms``: time to first token (queueing delay + L_fixed + prefill +
+    one output token); ``tpot_p99_ms``: time per output token after the first.
+    The degraded forms apply while the worst failure domain is down (default:
+    the normal objective).
+    """
+
+    p99_ms: float = Field(gt=0, description="p99 end-to-end latency (e2el), ms")
     degraded_p99_ms: float | None = Field(
         default=None, gt=0, description="p99 while a failure domain is down, ms (default p99_ms)"
     )
+    ttft_p99_ms: float | None = Field(default=None, gt=0, description="p99 time to first token, ms")
+    ttft_degraded_p99_ms: float | None = Field(
+        default=None, gt=0, description="p99 TTFT while a failure domain is down, ms (default ttft_p99_ms)"
+    )
+    tpot_p99_ms: float | None = Field(default=None, gt=0, description="p99 time per output token, ms")
     assumed: tuple[str, ...] = ()
 
     @property
     def degraded_ms(self) -> float:
         return self.degraded_p99_ms if self.degraded_p99_ms is not None else self.p99_ms
+
+    @property
+    def ttft_degraded_ms(self) -> float | None:
+        return self.ttft_degraded_p99_ms if self.ttft_degraded_p99_ms is not None else self.ttft_p99_ms
 
 
 class Headroom(_Frozen):
@@ -195,7 +211,9 @@ class Bucket(_Frozen):
     l_fixed_ms: float | None = Field(default=None, ge=0, description="fixed overhead per request, ms")
     slots: int = Field(default=1, ge=1, description="sequences one replica serves at once")
     chips_per_replica: int | None = Field(default=None, ge=1)
-    slo_p99_ms: float | None = Field(default=None, gt=0)
+    slo_p99_ms: float | None = Field(default=None, gt=0, description="this bucket's p99 e2el SLO, ms")
+    ttft_p99_ms: float | None = Field(default=None, gt=0, description="this bucket's p99 TTFT SLO, ms")
+    tpot_p99_ms: float | None = Field(default=None, gt=0, description="this bucket's p99 TPOT SLO, ms")
     profile: Path | None = None
     assumed: tuple[str, ...] = ()
     sources: dict[str, str] = Field(

@@ -17,11 +17,12 @@ from typing import Sequence
 
 from dimensioning.admission import work_threshold_s
 from dimensioning.inputs import Bucket
-from dimensioning.queueing import MG1, MGc
-from dimensioning.sizing import QUANTILE, Constraint, Targets, least_replicas, service_time, stable_floor
+from dimensioning.pool import PoolSpec, PoolVerdict, ServiceClass, evaluate_pool, wait_quantile
+from dimensioning.service_time import service_time
+from dimensioning.sizing import QUANTILE, Constraint, LatencyTargets, Targets, latency_targets, size_pool
 from dimensioning.traffic import TrafficSplit
 
-__all__ = ["SharedBucketView", "SharedPoolSizing", "size_shared_pool"]
+__all__ = ["SharedBucketView", "SharedPoolSizing", "shared_pool_spec", "size_shared_pool"]
 
 
 @dataclass(frozen=True)
@@ -58,89 +59,86 @@ class SharedPoolSizing:
     infeasible_reason: str
     method: str
     method_note: str
+    wait_p999_normal_s: float = math.nan
+    wait_p999_degraded_s: float = math.nan
+    pool: PoolSpec | None = None
+    verdict_normal: PoolVerdict | None = None
+    verdict_degraded: PoolVerdict | None = None
 
 
-def _mixture_model(lam: float, times: Sequence[float], probs: Sequence[float], servers: int):
-    if servers == 1:
-        return MG1(arrival_rate=lam, service_times=list(times), probabilities=list(probs))
-    return MGc(arrival_rate=lam, service_times=list(times), probabilities=list(probs), servers=servers)
+def shared_pool_spec(buckets: Sequence[Bucket], split: TrafficSplit, targets: Targets,
+                     latencies: Sequence[LatencyTargets] | None = None) -> PoolSpec | None:
+    """The :class:`~dimensioning.pool.PoolSpec` of one pool serving every bucket with traffic (None: no traffic).
+
+    Slots per replica are the smallest of the buckets' (the conservative
+    choice). The shared pool has no shed constraint (a per-bucket work
+    threshold is reported instead).
+    """
+    lats = list(latencies) if latencies is not None else [latency_targets(targets, b) for b in buckets]
+    served = [(b, t, lat) for b, t, lat in zip(buckets, split.buckets, lats) if t.arrival_rate > 0]
+    if not served:
+        return None
+    lam = math.fsum(t.arrival_rate for _, t, _ in served)
+    classes = tuple(
+        ServiceClass(b.label, t.arrival_rate / lam, service_time(b, t.output_mean), lat.e2el_s, lat.e2el_degraded_s,
+                     lat.ttft_s, lat.ttft_degraded_s, lat.tpot_s)
+        for b, t, lat in served
+    )
+    return PoolSpec("shared", lam, classes, min(b.slots for b in buckets), targets.rho_target_normal,
+                    targets.rho_target_degraded, None, targets.replicas_lost, targets.arrival_scv)
 
 
-def size_shared_pool(buckets: Sequence[Bucket], split: TrafficSplit, slos: Sequence[tuple[float, float]], targets: Targets) -> SharedPoolSizing:
+def size_shared_pool(buckets: Sequence[Bucket], split: TrafficSplit, slos: Sequence[tuple[float, float]] | None,
+                     targets: Targets) -> SharedPoolSizing:
     """Size one shared pool for all buckets (compare with the dedicated layout).
 
     Every replica can serve every bucket's shape; a request of bucket i sees
-    the pool's wait W plus its own ``S_i``. Slots per replica are the
-    smallest of the buckets' (the conservative choice) and a replica needs the
-    largest chip count. M/G/1 is exact; for more than one server the M/G/c
-    figure is an approximation (``MGc``), labelled as such.
+    the pool's wait W plus its own ``S_i``. A replica needs the largest chip
+    count. ``slos``: per-bucket (normal, degraded) e2el SLOs overriding the
+    rule's, or None. The constraints and their kinds come from
+    :func:`dimensioning.pool.evaluate_pool` (M/G/1 exact; M/G/c with more than
+    one server is an approximation unless the queue models say otherwise).
     """
-    served = [(b, t, slo) for b, t, slo in zip(buckets, split.buckets, slos) if t.arrival_rate > 0]
+    lats = [latency_targets(targets, b) for b in buckets]
+    if slos is not None:
+        lats = [LatencyTargets(e, d, lat.ttft_s, lat.ttft_degraded_s, lat.tpot_s) for (e, d), lat in zip(slos, lats)]
     slots = min(b.slots for b in buckets)
     chips = [b.chips_per_replica for b in buckets if b.chips_per_replica is not None]
     chips_per_replica = max(chips) if chips else None
     lost = targets.replicas_lost
-    if not served:
+    spec = shared_pool_spec(buckets, split, targets, lats)
+    if spec is None:
         return SharedPoolSizing(0, slots, chips_per_replica, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, (), (), (), True, "", "exact", "no traffic")
-    lam = sum(t.arrival_rate for _, t, _ in served)
-    times = [service_time(b, t.output_mean).total_s for b, t, _ in served]
-    probs = [t.arrival_rate / lam for _, t, _ in served]
-    mean_s = sum(p * d for p, d in zip(probs, times))
-    second = sum(p * d * d for p, d in zip(probs, times))
-    scv = second / mean_s**2 - 1.0
-    load = lam * mean_s
-
-    def slo_ok(n: int, degraded: bool) -> bool:
-        if n * slots <= load:
-            return False
-        w99 = _mixture_model(lam, times, probs, n * slots).wait.ppf(QUANTILE)
-        return all(w99 + d <= (slo[1] if degraded else slo[0]) for d, (_, _, slo) in zip(times, served))
-
-    floor_n = stable_floor(load, slots)
-    constraints = [
-        Constraint("utilisation (normal)", max(math.ceil(load / (slots * targets.rho_target_normal) * (1 - 1e-12)), 1),
-                   f"lambda*E[S]/(N*slots) <= {targets.rho_target_normal}"),
-    ]
-    reasons = []
-    worst = [(d, slo) for d, (_, _, slo) in zip(times, served) if d > min(slo)]
-    if worst:
-        constraints.append(Constraint("p99 SLO (normal)", None, "a bucket's service time alone exceeds its SLO"))
-        reasons.append("a bucket's service time alone exceeds its SLO")
-        n_slo = n_slo_d = None
-    else:
-        n_slo = least_replicas(lambda n: slo_ok(n, False), floor_n)
-        n_slo_d = least_replicas(lambda n: slo_ok(n, True), floor_n)
-        constraints.append(Constraint("p99 SLO (normal)", n_slo, "every bucket's p99 latency within its SLO"))
-    constraints.append(Constraint("utilisation (degraded)", max(math.ceil(load / (slots * targets.rho_target_degraded) * (1 - 1e-12)), 1) + lost,
-                                  f"lambda*E[S]/((N-{lost})*slots) <= {targets.rho_target_degraded}"))
-    if not worst:
-        constraints.append(Constraint("p99 SLO (degraded)", None if n_slo_d is None else n_slo_d + lost,
-                                      f"every bucket's p99 within its degraded SLO with {lost} replica(s) lost"))
-    unattainable = [c for c in constraints if c.replicas_needed is None]
-    attainable = [c.replicas_needed for c in constraints if c.replicas_needed is not None]
-    replicas = max(attainable)
-    binding = tuple(c.name for c in unattainable) or tuple(c.name for c in constraints if c.replicas_needed == replicas)
-    normal = _mixture_model(lam, times, probs, replicas * slots)
-    w99 = float(normal.wait.ppf(QUANTILE))
+    lam = spec.arrival_rate
+    times, probs = spec.service_times, spec.shares
+    mean_s = spec.mean_service_s
+    second = math.fsum(p * d * d for p, d in zip(probs, times))
+    scv = max(second / mean_s**2 - 1.0, 0.0)
+    replicas, constraints, binding, reasons = size_pool(spec)
     op = max(replicas - lost, 0)
-    if op * slots > 0:
-        degraded = _mixture_model(lam, times, probs, op * slots)
-        w99_d = float(degraded.wait.ppf(QUANTILE))
-        rho_d = float(degraded.utilization)
-    else:
-        w99_d, rho_d = math.inf, math.inf
+
+    def waits(n: int) -> tuple[float, float, str, str]:
+        w99, kind, note = wait_quantile(lam, times, probs, n * slots, spec.arrival_scv, QUANTILE)
+        w999 = wait_quantile(lam, times, probs, n * slots, spec.arrival_scv, 0.999)[0]
+        return w99, w999, kind, note
+
+    w99, w999, kind, note = waits(replicas)
+    w99_d, w999_d, _, _ = waits(op)
+    rho = spec.offered_load / (replicas * slots) if replicas else math.inf
+    rho_d = spec.offered_load / (op * slots) if op else math.inf
     views = tuple(
         SharedBucketView(
-            name=b.label,
-            share_of_served=p,
-            service_s=d,
-            slo_s=slo[0],
-            latency_p99_normal_s=w99 + d,
-            latency_p99_degraded_s=w99_d + d,
-            work_threshold_s=work_threshold_s(d, replicas * slots, slo[0]),
+            name=c.name,
+            share_of_served=c.share,
+            service_s=c.service.total_s,
+            slo_s=c.e2el_slo_s,
+            latency_p99_normal_s=w99 + c.service.total_s,
+            latency_p99_degraded_s=w99_d + c.service.total_s,
+            work_threshold_s=work_threshold_s(c.service.total_s, replicas * slots, c.e2el_slo_s),
         )
-        for (b, _, slo), d, p in zip(served, times, probs)
+        for c in spec.classes
     )
+    feasible = not reasons
     return SharedPoolSizing(
         replicas=replicas,
         slots=slots,
@@ -148,16 +146,20 @@ def size_shared_pool(buckets: Sequence[Bucket], split: TrafficSplit, slos: Seque
         arrival_rate=lam,
         service_mean_s=mean_s,
         service_scv=scv,
-        utilization_normal=float(normal.utilization),
+        utilization_normal=rho,
         utilization_degraded=rho_d,
         wait_p99_normal_s=w99,
         wait_p99_degraded_s=w99_d,
         buckets=views,
-        constraints=tuple(constraints),
+        constraints=constraints,
         binding=binding,
-        feasible=not unattainable,
+        feasible=feasible,
         infeasible_reason="; ".join(reasons),
-        method=normal.method if targets.arrival_scv == 1.0 else "approximation",
-        method_note=normal.method_note + ("" if targets.arrival_scv == 1.0 else
-                                          f"; arrivals taken as Poisson (the input's SCV is {targets.arrival_scv:g}: see the simulated figure)"),
+        method=kind,
+        method_note=note,
+        wait_p999_normal_s=w999,
+        wait_p999_degraded_s=w999_d,
+        pool=spec,
+        verdict_normal=evaluate_pool(spec, replicas, degraded=False) if feasible else None,
+        verdict_degraded=evaluate_pool(spec, op, degraded=True) if feasible else None,
     )

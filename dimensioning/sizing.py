@@ -1,6 +1,7 @@
-"""Replicas per shape bucket: service time, utilisation, SLO and shed targets.
+"""Replicas per shape bucket: the least N whose pool meets every target.
 
-Per bucket (DESIGN.md worksheet symbols)::
+Per bucket (DESIGN.md worksheet symbols; the service time and ``mu`` live in
+:mod:`dimensioning.service_time`)::
 
     S_bucket = P_bucket / R_prefill + O_cap / R_decode + L_fixed    (seconds)
     lambda_bucket = lambda_peak * share
@@ -13,19 +14,24 @@ With FCFS a longer service never shortens anyone's wait, so M/D/c with
 time (real output lengths) is reported beside it with the bound's
 conservatism ``S_bucket / S_mean``.
 
-The replica count N is the least that meets every constraint:
+The replica count N is the least that meets every constraint, each judged by
+the one pool check :func:`dimensioning.pool.evaluate_pool`:
 
-- utilisation (normal): ``lambda / (N * mu) <= rho_target_normal``;
-- p99 SLO (normal): p99 of wait + S within the SLO (M/D/c, exact);
+- utilisation (normal): ``lambda * S / (N * slots) <= rho_target_normal``;
+- e2el p99 (normal): p99 of wait + S within the e2el SLO;
+- ttft p99 (normal): p99 of wait + L_fixed + prefill + first token within the
+  TTFT SLO (when one is given);
+- tpot p99: ``1/R_decode`` within the TPOT SLO (no N helps if it fails);
 - shed (normal): shed probability with the SLO-safe queue cap <= shed_target;
-- the same three with ``replicas_lost_worst`` replicas gone, against
-  ``rho_target_degraded`` and the degraded SLO.
+- the same with ``replicas_lost_worst`` replicas gone, against
+  ``rho_target_degraded`` and the degraded SLOs.
 
-The binding constraint is the one that asks for the most replicas. The
-shared-pool alternative (one pool for every bucket) is sized in
-:mod:`dimensioning.shared_pool` with the same constraints.
-Bursty arrivals (``arrival_scv != 1``) use :class:`~dimensioning.queueing.GIDc`,
-an approximation, and every figure computed from it says so.
+The binding constraint is the one that asks for the most replicas. Every
+figure says its kind (exact | bound | approximation+margin | simulated, the
+rule in docs/queueing.md); a figure that is an approximation without a safe
+margin is listed in :attr:`BucketSizing.unsafe_figures` and refereed by the
+simulator in ``lpuplan plan``. The shared-pool alternative is sized in
+:mod:`dimensioning.shared_pool` with the same check.
 """
 
 from __future__ import annotations
@@ -36,102 +42,117 @@ from typing import Callable
 
 from dimensioning.admission import AdmissionState, admission_state
 from dimensioning.inputs import Admission, Bucket, Headroom, Redundancy, Slo, Workload
-from dimensioning.queueing import MDc, GIDc
+from dimensioning.pool import (
+    QUANTILE,
+    FigureCheck,
+    PoolSpec,
+    PoolVerdict,
+    ServiceClass,
+    evaluate_pool,
+    queue_factor,
+    wait_quantile,
+)
+from dimensioning.service_time import ServiceTime, service_time
 from dimensioning.traffic import BucketTraffic
 
 __all__ = [
     "QUANTILE",
     "ServiceTime",
     "Targets",
+    "LatencyTargets",
     "PoolState",
     "Constraint",
     "BucketSizing",
     "bucket_slos",
+    "latency_targets",
     "service_time",
     "pool_state",
+    "dedicated_pool_spec",
     "least_replicas",
     "stable_floor",
     "size_bucket",
 ]
 
-QUANTILE = 0.99
 # upper end of the replica search: beyond this the answer is "not attainable"
 _MAX_REPLICAS = 1_000_000
 
 
 @dataclass(frozen=True)
-class ServiceTime:
-    """Deterministic service time of a bucket (seconds), bound and mean.
-
-    ``total_s`` is S_bucket (output at its cap); ``mean_s`` uses the mean
-    output length ``E[min(O, cap)]``; ``conservatism = total_s / mean_s``.
-    """
-
-    prefill_s: float
-    decode_s: float
-    fixed_s: float
-    mean_decode_s: float
-
-    @property
-    def total_s(self) -> float:
-        return self.prefill_s + self.decode_s + self.fixed_s
-
-    @property
-    def mean_s(self) -> float:
-        return self.prefill_s + self.mean_decode_s + self.fixed_s
-
-    @property
-    def conservatism(self) -> float:
-        return self.total_s / self.mean_s
-
-
-def service_time(bucket: Bucket, output_mean: float) -> ServiceTime:
-    """``S_bucket`` of a bucket whose rates are resolved (given or from a profile)."""
-    assert bucket.r_prefill is not None and bucket.r_decode is not None
-    return ServiceTime(
-        prefill_s=bucket.max_prompt_tokens / bucket.r_prefill,
-        decode_s=bucket.max_output_tokens / bucket.r_decode,
-        fixed_s=bucket.l_fixed_s,
-        mean_decode_s=min(output_mean, bucket.max_output_tokens) / bucket.r_decode,
-    )
-
-
-@dataclass(frozen=True)
 class Targets:
-    """What a pool must meet. Times in seconds."""
+    """What every pool of a project must meet. Times in seconds.
+
+    The project-wide SLOs (``[slo]``); a bucket may override them
+    (:func:`latency_targets` is the one rule that combines the two).
+    """
 
     rho_target_normal: float
     rho_target_degraded: float
-    slo_s: float
-    degraded_slo_s: float
     replicas_lost: int
     shed_target: float
     arrival_scv: float = 1.0
+    e2el_p99_s: float = math.inf
+    e2el_degraded_p99_s: float = math.inf
+    ttft_p99_s: float | None = None
+    ttft_degraded_p99_s: float | None = None
+    tpot_p99_s: float | None = None
 
     @classmethod
     def from_inputs(cls, workload: Workload, slo: Slo, headroom: Headroom, redundancy: Redundancy,
                     admission: Admission) -> "Targets":
         """The project file's tables, in SI units."""
+        ttft_degraded = slo.ttft_degraded_ms
         return cls(
             rho_target_normal=headroom.rho_target_normal,
             rho_target_degraded=headroom.rho_target_degraded,
-            slo_s=slo.p99_ms / 1e3,
-            degraded_slo_s=slo.degraded_ms / 1e3,
             replicas_lost=redundancy.replicas_lost_worst,
             shed_target=admission.shed_target,
             arrival_scv=workload.arrival_scv,
+            e2el_p99_s=slo.p99_ms / 1e3,
+            e2el_degraded_p99_s=slo.degraded_ms / 1e3,
+            ttft_p99_s=None if slo.ttft_p99_ms is None else slo.ttft_p99_ms / 1e3,
+            ttft_degraded_p99_s=None if ttft_degraded is None else ttft_degraded / 1e3,
+            tpot_p99_s=None if slo.tpot_p99_ms is None else slo.tpot_p99_ms / 1e3,
         )
 
 
-def bucket_slos(slo: Slo, bucket: Bucket) -> tuple[float, float]:
-    """(normal, degraded) p99 SLO of a bucket in seconds.
+@dataclass(frozen=True)
+class LatencyTargets:
+    """One bucket's latency objectives, seconds (None: no such objective)."""
 
-    A per-bucket ``slo_p99_ms`` applies in both states unless the project's
-    degraded SLO is looser.
+    e2el_s: float
+    e2el_degraded_s: float
+    ttft_s: float | None
+    ttft_degraded_s: float | None
+    tpot_s: float | None
+
+
+def _override(project_normal: float | None, project_degraded: float | None,
+              bucket_ms: float | None) -> tuple[float | None, float | None]:
+    if bucket_ms is None:
+        return project_normal, project_degraded
+    own = bucket_ms / 1e3
+    return own, max(own, project_degraded) if project_degraded is not None else own
+
+
+def latency_targets(targets: Targets, bucket: Bucket) -> LatencyTargets:
+    """THE per-bucket SLO rule.
+
+    A bucket's own objective (``slo_p99_ms``, ``ttft_p99_ms``, ``tpot_p99_ms``)
+    replaces the project's; in the degraded state it applies unless the
+    project's degraded objective is looser (then that one).
     """
-    if bucket.slo_p99_ms is not None:
-        return bucket.slo_p99_ms / 1e3, max(bucket.slo_p99_ms, slo.degraded_ms) / 1e3
-    return slo.p99_ms / 1e3, slo.degraded_ms / 1e3
+    e2el, e2el_d = _override(targets.e2el_p99_s, targets.e2el_degraded_p99_s, bucket.slo_p99_ms)
+    ttft, ttft_d = _override(targets.ttft_p99_s, targets.ttft_degraded_p99_s, bucket.ttft_p99_ms)
+    tpot = targets.tpot_p99_s if bucket.tpot_p99_ms is None else bucket.tpot_p99_ms / 1e3
+    assert e2el is not None and e2el_d is not None
+    return LatencyTargets(e2el, e2el_d, ttft, ttft_d, tpot)
+
+
+def bucket_slos(slo: Slo, bucket: Bucket) -> tuple[float, float]:
+    """(normal, degraded) p99 e2el SLO of a bucket in seconds (:func:`latency_targets`'s rule)."""
+    lat = latency_targets(Targets(0.5, 0.5, 0, 0.5, e2el_p99_s=slo.p99_ms / 1e3,
+                                  e2el_degraded_p99_s=slo.degraded_ms / 1e3), bucket)
+    return lat.e2el_s, lat.e2el_degraded_s
 
 
 @dataclass(frozen=True)
@@ -160,12 +181,6 @@ class PoolState:
 _PERCENTILES = (0.50, 0.95, 0.99, 0.999)
 
 
-def _queue_model(arrival_rate: float, service_s: float, servers: int, arrival_scv: float):
-    if arrival_scv == 1.0:
-        return MDc(arrival_rate=arrival_rate, service_time=service_s, servers=servers)
-    return GIDc(arrival_rate=arrival_rate, service_time=service_s, servers=servers, arrival_scv=arrival_scv)
-
-
 def _unserved_state(replicas: int, arrival_rate: float) -> PoolState:
     inf = math.inf
     return PoolState(replicas, 0, arrival_rate, inf, False, 1.0, inf, inf, inf, inf, inf, inf, inf, inf, inf, "exact", "no replica left")
@@ -174,23 +189,33 @@ def _unserved_state(replicas: int, arrival_rate: float) -> PoolState:
 def pool_state(
     arrival_rate: float, service_s: float, replicas: int, slots: int, arrival_scv: float = 1.0
 ) -> PoolState:
-    """Evaluate a dedicated pool of ``replicas`` x ``slots`` servers (M/D/c or GI/D/c)."""
+    """Report a dedicated pool of ``replicas`` x ``slots`` servers: percentiles by the pool check's models."""
     servers = replicas * slots
     if servers == 0:
         return _unserved_state(replicas, arrival_rate)
     if arrival_rate == 0:
         return PoolState(replicas, servers, 0.0, 0.0, True, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
                          service_s, service_s, service_s, service_s, "exact", "no traffic")
-    model = _queue_model(arrival_rate, service_s, servers, arrival_scv)
-    waits = [float(model.wait.ppf(p)) for p in _PERCENTILES]
+    rho = arrival_rate * service_s / servers
+    figures = [wait_quantile(arrival_rate, (service_s,), (1.0,), servers, arrival_scv, p) for p in _PERCENTILES]
+    waits = [f[0] for f in figures]
+    kind, note = figures[2][1], figures[2][2]
+    from dimensioning.queueing import GIDc, MDc
+
+    if rho < 1:
+        model = (MDc(arrival_rate, service_s, servers) if arrival_scv == 1.0
+                 else GIDc(arrival_rate, service_s, servers, arrival_scv))
+        prob_wait, wait_mean = float(model.prob_wait), float(model.wait.mean())
+    else:
+        prob_wait, wait_mean = 1.0, math.inf
     return PoolState(
         replicas=replicas,
         servers=servers,
         arrival_rate=arrival_rate,
-        utilization=float(model.utilization),
-        stable=bool(model.stable),
-        prob_wait=float(model.prob_wait),
-        wait_mean_s=float(model.wait.mean()),
+        utilization=rho,
+        stable=rho < 1,
+        prob_wait=prob_wait,
+        wait_mean_s=wait_mean,
         wait_p50_s=waits[0],
         wait_p95_s=waits[1],
         wait_p99_s=waits[2],
@@ -199,42 +224,67 @@ def pool_state(
         latency_p95_s=waits[1] + service_s,
         latency_p99_s=waits[2] + service_s,
         latency_p999_s=waits[3] + service_s,
-        method=model.method,
-        method_note=model.method_note,
+        method=kind,
+        method_note=note,
     )
 
 
 @dataclass(frozen=True)
 class Constraint:
-    """One sizing constraint and the replicas it alone asks for (None: unattainable)."""
+    """One sizing constraint and the replicas it alone asks for (None: unattainable).
+
+    ``kind`` is the kind of the figure that decided it (exact | bound |
+    approximation+margin | simulated | approximation), at the replica count
+    it asks for.
+    """
 
     name: str
     replicas_needed: int | None
     detail: str
+    kind: str = "exact"
 
 
 def least_replicas(predicate: Callable[[int], bool], lower: int) -> int | None:
-    """Least n >= lower with predicate(n), for a predicate monotone in n."""
+    """Least n >= lower with predicate(n), for a predicate monotone in n.
+
+    Gallops up from ``lower`` (steps 1, 2, 4, ...) then bisects: the answer is
+    usually a few replicas above the stability floor, so few evaluations are
+    needed and none at far larger (costlier) pools.
+    """
+    lower = max(lower, 0)
     if predicate(lower):
         return lower
-    hi = max(lower, 1)
+    lo, step = lower, 1
+    hi = lower + step
     while not predicate(hi):
         if hi >= _MAX_REPLICAS:
             return None
-        lo, hi = hi, min(hi * 2, _MAX_REPLICAS)
-    lo = max(lower, hi // 2)
-    while lo < hi:
+        lo = hi
+        step *= 2
+        hi = min(lower + step, _MAX_REPLICAS)
+    while hi - lo > 1:
         mid = (lo + hi) // 2
         if predicate(mid):
             hi = mid
         else:
-            lo = mid + 1
+            lo = mid
     return hi
+
+
+def stable_floor(load_servers: float, slots: int) -> int:
+    """Fewest replicas with utilisation strictly below 1."""
+    return math.floor(load_servers / slots) + 1
 
 
 @dataclass(frozen=True)
 class BucketSizing:
-    """The sizing of one bucket's dedicated pool."""
+    """The sizing of one bucket's dedicated pool.
+
+    ``pool`` is the pool's spec for :func:`dimensioning.pool.evaluate_pool`
+    (the facility's N+k feedback calls it with other replica counts);
+    ``verdict_normal`` / ``verdict_degraded`` are its checks at ``replicas``
+    and ``replicas - replicas_lost``.
+    """
 
     name: str
     traffic: BucketTraffic
@@ -255,80 +305,150 @@ class BucketSizing:
     admission_normal: AdmissionState | None
     admission_degraded: AdmissionState | None
     utilization_expected: float
+    pool: PoolSpec | None = None
+    verdict_normal: PoolVerdict | None = None
+    verdict_degraded: PoolVerdict | None = None
 
     @property
     def replicas_operational_degraded(self) -> int:
         return max(self.replicas - self.replicas_lost, 0)
 
+    @property
+    def figures(self) -> tuple[FigureCheck, ...]:
+        """Every deciding figure at N (normal) and N - lost (degraded), with its kind."""
+        out: tuple[FigureCheck, ...] = ()
+        for verdict in (self.verdict_normal, self.verdict_degraded):
+            if verdict is not None:
+                out += verdict.checks
+        return out
 
-def stable_floor(load_servers: float, slots: int) -> int:
-    """Fewest replicas with utilisation strictly below 1."""
-    return math.floor(load_servers / slots) + 1
+    @property
+    def unsafe_figures(self) -> tuple[tuple[str, FigureCheck], ...]:
+        """(state, figure) for each deciding figure that is an approximation without a safe margin."""
+        out = []
+        for state, verdict in (("normal", self.verdict_normal), ("degraded", self.verdict_degraded)):
+            if verdict is not None:
+                out += [(state, c) for c in verdict.unsafe]
+        return tuple(out)
 
 
-def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float, degraded_slo_s: float, targets: Targets) -> BucketSizing:
-    """Size a dedicated pool for one bucket (see the module docstring)."""
+def dedicated_pool_spec(bucket: Bucket, traffic: BucketTraffic, targets: Targets,
+                        latency: LatencyTargets | None = None) -> PoolSpec:
+    """The :class:`~dimensioning.pool.PoolSpec` of a bucket's dedicated pool."""
+    lat = latency or latency_targets(targets, bucket)
     service = service_time(bucket, traffic.output_mean)
+    cls = ServiceClass(bucket.label, 1.0, service, lat.e2el_s, lat.e2el_degraded_s, lat.ttft_s, lat.ttft_degraded_s,
+                       lat.tpot_s)
+    return PoolSpec(bucket.label, traffic.arrival_rate, (cls,), bucket.slots, targets.rho_target_normal,
+                    targets.rho_target_degraded, targets.shed_target, targets.replicas_lost, targets.arrival_scv)
+
+
+_LABELS = {"utilisation": "utilisation", "e2el_p99": "e2el p99", "ttft_p99": "ttft p99", "tpot_p99": "tpot p99",
+           "shed": "shed"}
+_DETAILS = {
+    "utilisation": "lambda*S/(N*slots) <= {limit:g}",
+    "e2el_p99": "p99 e2el latency (wait + S) <= {limit_ms:.0f} ms",
+    "ttft_p99": "p99 TTFT (wait + L_fixed + prefill + first token) <= {limit_ms:.0f} ms",
+    "tpot_p99": "1/r_decode <= {limit_ms:.1f} ms per token",
+    "shed": "shed probability <= {limit:g} with the SLO-safe queue cap",
+}
+
+
+def size_pool(spec: PoolSpec) -> tuple[int, tuple[Constraint, ...], tuple[str, ...], list[str]]:
+    """(N, constraints, binding, reasons unattainable) of a pool: the least N per constraint and state."""
+    lost = spec.replicas_lost
+    load = spec.offered_load
+    floor_n = stable_floor(load, spec.slots)
+    constraints: list[Constraint] = []
+    reasons: list[str] = []
+    for degraded in (False, True):
+        state = "degraded" if degraded else "normal"
+        extra = lost if degraded else 0
+        blocked = {name for name, _, _ in spec.unattainable(degraded)}
+        for name, subject, reason in spec.unattainable(degraded):
+            label = f"{_LABELS[name]} ({state})" if name != "tpot_p99" else "tpot p99"
+            said = f"{subject}: {reason}" if len(spec.classes) > 1 else reason
+            if not any(c.name == label for c in constraints):
+                constraints.append(Constraint(label, None, reason))
+            if said not in reasons:
+                reasons.append(said)
+        if "e2el_p99" in blocked or "ttft_p99" in blocked or (
+                len(spec.classes) == 1 and queue_factor(spec.classes[0], spec, degraded) is None):
+            # no queue cap keeps an objective no service meets (the cap is set from the stricter state's)
+            blocked.add("shed")
+        probe = evaluate_pool(spec, max(floor_n, 1), degraded=degraded)
+        present = {c.constraint for c in probe.checks}
+        for name in ("utilisation", "e2el_p99", "ttft_p99", "shed", "tpot_p99"):
+            if name not in present or name in blocked or (name == "tpot_p99" and degraded):
+                continue
+            label = f"{_LABELS[name]} ({state})" if name != "tpot_p99" else "tpot p99"
+            first = probe.check(name)
+            assert first is not None
+            if name == "utilisation":
+                limit = spec.rho_target(degraded)
+                needed = max(math.ceil(load / (spec.slots * limit) * (1 - 1e-12)), 1)
+            elif name == "tpot_p99":
+                needed = 0  # deterministic decode: met at any N (unattainable ones are listed above)
+            else:
+                lower = max(floor_n - 1, 1) if name == "shed" else floor_n
+                needed = least_replicas(lambda n, name=name: evaluate_pool(spec, n, degraded=degraded, only=(name,)).passed,
+                                        lower)
+            if needed is None:
+                constraints.append(Constraint(label, None, f"not attainable with up to {_MAX_REPLICAS} replicas"))
+                reasons.append(f"{label}: not attainable with up to {_MAX_REPLICAS} replicas")
+                continue
+            at = evaluate_pool(spec, max(needed, 1), degraded=degraded, only=(name,))
+            kinds = sorted({c.kind for c in at.checks})
+            detail = _DETAILS[name].format(limit=first.limit, limit_ms=first.limit * 1e3)
+            if degraded and name != "tpot_p99":
+                detail += f" with {lost} replica(s) lost"
+            constraints.append(Constraint(label, needed + extra, detail, "+".join(kinds) if len(kinds) > 1 else kinds[0]))
+    unattainable = [c for c in constraints if c.replicas_needed is None]
+    attainable = [c.replicas_needed for c in constraints if c.replicas_needed is not None]
+    replicas = max(attainable) if attainable else 0
+    if unattainable:
+        return replicas, tuple(constraints), tuple(c.name for c in unattainable), reasons
+    binding = tuple(c.name for c in constraints if c.replicas_needed == replicas)
+    return replicas, tuple(constraints), binding, reasons
+
+
+def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float | None = None,
+                degraded_slo_s: float | None = None, targets: Targets | None = None) -> BucketSizing:
+    """Size a dedicated pool for one bucket (see the module docstring).
+
+    ``slo_s`` / ``degraded_slo_s`` (e2el, seconds) override the rule's
+    (:func:`latency_targets`); TTFT and TPOT objectives come from ``targets``
+    and the bucket.
+    """
+    assert targets is not None, "targets are required"
+    lat = latency_targets(targets, bucket)
+    if slo_s is not None:
+        lat = LatencyTargets(slo_s, degraded_slo_s if degraded_slo_s is not None else slo_s, lat.ttft_s,
+                             lat.ttft_degraded_s, lat.tpot_s)
+    spec = dedicated_pool_spec(bucket, traffic, targets, lat)
+    service = spec.classes[0].service
     s = service.total_s
     lam = traffic.arrival_rate
     slots = bucket.slots
     lost = targets.replicas_lost
-    load = lam * s  # offered load in busy slots (erlangs)
     scv = targets.arrival_scv
-    constraints: list[Constraint] = []
-    reasons: list[str] = []
 
     if lam == 0:
         zero = Constraint("no traffic", 0, "no request falls in this bucket")
         state = pool_state(0.0, s, 0, slots)
-        return BucketSizing(bucket.label, traffic, service, slots, bucket.chips_per_replica, slots / s, slo_s,
-                            degraded_slo_s, lost, 0, (zero,), ("no traffic",), True, "", state, state, None, None, 0.0)
+        return BucketSizing(bucket.label, traffic, service, slots, bucket.chips_per_replica, slots / s, lat.e2el_s,
+                            lat.e2el_degraded_s, lost, 0, (zero,), ("no traffic",), True, "", state, state, None, None,
+                            0.0, spec, None, None)
 
-    def rho_replicas(rho_target: float) -> int:
-        return max(math.ceil(load / (slots * rho_target) * (1 - 1e-12)), 1)
-
-    def slo_ok(n: int, slo: float) -> bool:
-        if n * slots <= load:
-            return False
-        return _queue_model(lam, s, n * slots, scv).sojourn.ppf(QUANTILE) <= slo
-
-    def shed_ok(n: int, slo: float) -> bool:
-        state = admission_state(lam, s, n, slots, slo, scv)
-        return state is not None and state.shed_probability <= targets.shed_target
-
-    floor_n = stable_floor(load, slots)
-    n_rho = rho_replicas(targets.rho_target_normal)
-    constraints.append(Constraint("utilisation (normal)", n_rho, f"lambda*S/(N*slots) <= {targets.rho_target_normal}"))
-    if s > slo_s:
-        constraints.append(Constraint("p99 SLO (normal)", None, f"S = {s*1e3:.0f} ms alone exceeds the SLO {slo_s*1e3:.0f} ms"))
-        reasons.append(f"the service time S = {s*1e3:.0f} ms exceeds the SLO {slo_s*1e3:.0f} ms: lower max_output_tokens or max_prompt_tokens, raise r_decode, or relax the SLO")
-    else:
-        constraints.append(Constraint("p99 SLO (normal)", least_replicas(lambda n: slo_ok(n, slo_s), floor_n), f"p99 latency <= {slo_s*1e3:.0f} ms"))
-        constraints.append(Constraint("shed (normal)", least_replicas(lambda n: shed_ok(n, slo_s), max(floor_n - 1, 1)),
-                                      f"shed probability <= {targets.shed_target:g} with the SLO-safe queue cap"))
-    n_rho_d = rho_replicas(targets.rho_target_degraded) + lost
-    constraints.append(Constraint("utilisation (degraded)", n_rho_d, f"lambda*S/((N-{lost})*slots) <= {targets.rho_target_degraded}"))
-    if s > degraded_slo_s:
-        constraints.append(Constraint("p99 SLO (degraded)", None, f"S = {s*1e3:.0f} ms alone exceeds the degraded SLO {degraded_slo_s*1e3:.0f} ms"))
-        reasons.append(f"the service time S exceeds the degraded SLO {degraded_slo_s*1e3:.0f} ms")
-    else:
-        n_slo_d = least_replicas(lambda n: slo_ok(n, degraded_slo_s), floor_n)
-        constraints.append(Constraint("p99 SLO (degraded)", None if n_slo_d is None else n_slo_d + lost, f"p99 latency <= {degraded_slo_s*1e3:.0f} ms with {lost} replica(s) lost"))
-        if s <= slo_s:  # else the normal state is already infeasible and names why
-            # the queue cap is configured from the normal SLO; with fewer replicas it shrinks with them
-            n_shed_d = least_replicas(lambda n: shed_ok(n, min(slo_s, degraded_slo_s)), max(floor_n - 1, 1))
-            constraints.append(Constraint("shed (degraded)", None if n_shed_d is None else n_shed_d + lost,
-                                          f"shed probability <= {targets.shed_target:g} with {lost} replica(s) lost"))
-
-    unattainable = [c for c in constraints if c.replicas_needed is None]
-    for c in unattainable:
-        if "alone exceeds" not in c.detail:  # those already carry their reason
-            reasons.append(f"{c.name}: not attainable with up to {_MAX_REPLICAS} replicas")
-    attainable = [c.replicas_needed for c in constraints if c.replicas_needed is not None]
-    replicas = max(attainable) if attainable else 0
-    binding = tuple(c.name for c in constraints if c.replicas_needed == replicas) if not unattainable else tuple(c.name for c in unattainable)
-    feasible = not unattainable
-    slo_cap = min(slo_s, degraded_slo_s)
+    replicas, constraints, binding, reasons = size_pool(spec)
+    feasible = not reasons
+    cls = spec.classes[0]
+    ttft_budget = None
+    factor = queue_factor(cls, spec, False)
+    if factor is not None and (cls.ttft_slo_s is not None or cls.ttft_slo_degraded_s is not None):
+        ttft_budget = factor * s  # the cap the pool check uses, expressed as a wait budget
+    slo_cap = min(lat.e2el_s, lat.e2el_degraded_s)
+    op = max(replicas - lost, 0)
     return BucketSizing(
         name=bucket.label,
         traffic=traffic,
@@ -336,17 +456,20 @@ def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float, degraded_s
         slots=slots,
         chips_per_replica=bucket.chips_per_replica,
         mu=slots / s,
-        slo_s=slo_s,
-        degraded_slo_s=degraded_slo_s,
+        slo_s=lat.e2el_s,
+        degraded_slo_s=lat.e2el_degraded_s,
         replicas_lost=lost,
         replicas=replicas,
-        constraints=tuple(constraints),
+        constraints=constraints,
         binding=binding,
         feasible=feasible,
         infeasible_reason="; ".join(reasons),
         normal=pool_state(lam, s, replicas, slots, scv),
-        degraded=pool_state(lam, s, max(replicas - lost, 0), slots, scv),
-        admission_normal=admission_state(lam, s, replicas, slots, slo_s, scv),
-        admission_degraded=admission_state(lam, s, max(replicas - lost, 0), slots, slo_cap, scv),
+        degraded=pool_state(lam, s, op, slots, scv),
+        admission_normal=admission_state(lam, s, replicas, slots, slo_cap, scv, ttft_wait_budget_s=ttft_budget),
+        admission_degraded=admission_state(lam, s, op, slots, slo_cap, scv, ttft_wait_budget_s=ttft_budget),
         utilization_expected=lam * service.mean_s / (replicas * slots) if replicas else math.inf,
+        pool=spec,
+        verdict_normal=evaluate_pool(spec, replicas, degraded=False) if feasible else None,
+        verdict_degraded=evaluate_pool(spec, op, degraded=True) if feasible else None,
     )

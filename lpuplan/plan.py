@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from dimensioning.inputs import Bucket
 from dimensioning.provenance import Figure, Source
 from dimensioning.shared_pool import SharedPoolSizing, size_shared_pool
-from dimensioning.sizing import BucketSizing, Targets, bucket_slos, size_bucket
+from dimensioning.sizing import BucketSizing, Targets, size_bucket
 from dimensioning.traffic import TrafficSplit, split_traffic
 from facility import FacilityResult, plan_facility
 from facility.from_project import pool_demands
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PLAN_SCHEMA", "Check", "Plan", "build_plan", "size_project"]
 
-PLAN_SCHEMA = "lpuplan.plan/1"
+PLAN_SCHEMA = "lpuplan.plan/2"  # changes: docs/plan-schema.md
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,8 @@ def _plain(obj: Any) -> Any:
 def _bucket_dict(sizing: BucketSizing) -> dict[str, Any]:
     out = _plain(sizing)
     out["service"].update(
-        total_s=sizing.service.total_s, mean_s=sizing.service.mean_s, conservatism=sizing.service.conservatism
+        total_s=sizing.service.total_s, mean_s=sizing.service.mean_s, conservatism=sizing.service.conservatism,
+        first_token_s=sizing.service.first_token_s,
     )
     out["replicas_operational_degraded"] = sizing.replicas_operational_degraded
     return out
@@ -212,11 +213,8 @@ def size_project(project: Project) -> tuple[Targets, TrafficSplit, tuple[BucketS
     """Traffic split, dedicated pools per bucket, and the shared-pool alternative."""
     targets = Targets.from_inputs(project.workload, project.slo, project.headroom, project.redundancy, project.admission)
     split = split_traffic(project.workload, project.buckets)
-    slos = [bucket_slos(project.slo, b) for b in project.buckets]
-    dedicated = tuple(
-        size_bucket(b, t, slo[0], slo[1], targets) for b, t, slo in zip(project.buckets, split.buckets, slos)
-    )
-    shared = size_shared_pool(project.buckets, split, slos, targets)
+    dedicated = tuple(size_bucket(b, t, targets=targets) for b, t in zip(project.buckets, split.buckets))
+    shared = size_shared_pool(project.buckets, split, None, targets)
     return targets, split, dedicated, shared
 
 

@@ -14,7 +14,7 @@ def _bucket(edge, cap, slots=4):
 
 
 def _targets(**kw):
-    base = dict(rho_target_normal=0.7, rho_target_degraded=0.85, slo_s=4.0, degraded_slo_s=4.0, replicas_lost=1, shed_target=0.5)
+    base = dict(rho_target_normal=0.7, rho_target_degraded=0.85, e2el_p99_s=4.0, e2el_degraded_p99_s=4.0, replicas_lost=1, shed_target=0.5)
     base.update(kw)
     return Targets(**base)
 
@@ -40,7 +40,7 @@ def test_one_server_is_the_exact_mg1():
     buckets = [_bucket(512, 16, slots=1), _bucket(2048, 512, slots=1)]
     split = split_traffic(_workload(0.2, ((512, 0.7), (2048, 0.3))), buckets)
     shared = size_shared_pool(buckets, split, [(30.0, 30.0), (30.0, 30.0)], _targets(replicas_lost=0, rho_target_normal=0.9,
-                                                                                    slo_s=30.0, degraded_slo_s=30.0))
+                                                                                    e2el_p99_s=30.0, e2el_degraded_p99_s=30.0))
     assert shared.replicas == 1 and shared.method == "exact"
     times = [v.service_s for v in shared.buckets]
     probs = [v.share_of_served for v in shared.buckets]

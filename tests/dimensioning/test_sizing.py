@@ -22,7 +22,7 @@ def _traffic(rate, output_mean=256.0):
 
 
 def _targets(**kw):
-    base = dict(rho_target_normal=0.7, rho_target_degraded=0.85, slo_s=10.0, degraded_slo_s=10.0,
+    base = dict(rho_target_normal=0.7, rho_target_degraded=0.85, e2el_p99_s=10.0, e2el_degraded_p99_s=10.0,
                 replicas_lost=1, shed_target=0.001)
     base.update(kw)
     return Targets(**base)
@@ -58,7 +58,7 @@ def test_degraded_utilisation_binds_with_a_replica_lost():
 def test_the_slo_binds_when_tight():
     # SLO 2.15 s leaves 50 ms of queueing for a 2.1 s service time
     sizing = size_bucket(_bucket(), _traffic(10.0), 2.15, 2.15, _targets(replicas_lost=0, shed_target=0.5))
-    assert "p99 SLO (normal)" in sizing.binding
+    assert "e2el p99 (normal)" in sizing.binding
     n = sizing.replicas
     assert MDc(arrival_rate=10.0, service_time=2.1, servers=n * 4).sojourn.ppf(0.99) <= 2.15
     assert MDc(arrival_rate=10.0, service_time=2.1, servers=(n - 1) * 4).sojourn.ppf(0.99) > 2.15
@@ -87,7 +87,7 @@ def test_n_is_the_least_that_meets_every_constraint(rate, slots, slack, lost, rh
     bucket = _bucket(slots=slots)
     s = service_time(bucket, 256.0).total_s
     targets = _targets(rho_target_normal=rho, rho_target_degraded=min(rho + 0.04, 0.99), replicas_lost=lost,
-                       slo_s=s * slack, degraded_slo_s=s * slack)
+                       e2el_p99_s=s * slack, e2el_degraded_p99_s=s * slack)
     sizing = size_bucket(bucket, _traffic(rate), s * slack, s * slack, targets)
     assert sizing.feasible
     n = sizing.replicas
@@ -119,7 +119,7 @@ def test_bursty_arrivals_are_labelled_approximations():
 def test_more_load_never_needs_fewer_replicas(rate, more, slots, slack):
     bucket = _bucket(slots=slots)
     s = service_time(bucket, 256.0).total_s
-    targets = _targets(slo_s=s * slack, degraded_slo_s=s * slack)
+    targets = _targets(e2el_p99_s=s * slack, e2el_degraded_p99_s=s * slack)
     low = size_bucket(bucket, _traffic(rate), s * slack, s * slack, targets)
     high = size_bucket(bucket, _traffic(rate * more), s * slack, s * slack, targets)
     assert high.replicas >= low.replicas
@@ -131,14 +131,14 @@ def test_a_tighter_slo_never_needs_fewer_replicas(rate, slack, tighter):
     bucket = _bucket()
     s = service_time(bucket, 256.0).total_s
     loose_slo, tight_slo = s * slack, s * max(slack * tighter, 1.01)
-    loose = size_bucket(bucket, _traffic(rate), loose_slo, loose_slo, _targets(slo_s=loose_slo, degraded_slo_s=loose_slo))
-    tight = size_bucket(bucket, _traffic(rate), tight_slo, tight_slo, _targets(slo_s=tight_slo, degraded_slo_s=tight_slo))
+    loose = size_bucket(bucket, _traffic(rate), loose_slo, loose_slo, _targets(e2el_p99_s=loose_slo, e2el_degraded_p99_s=loose_slo))
+    tight = size_bucket(bucket, _traffic(rate), tight_slo, tight_slo, _targets(e2el_p99_s=tight_slo, e2el_degraded_p99_s=tight_slo))
     assert tight.replicas >= loose.replicas
 
 
 def test_an_slo_between_s_and_the_degraded_slo_names_only_the_real_reason():
     # S = 2.1 s: the normal SLO (2 s) cannot hold, the degraded one (5 s) could
-    sizing = size_bucket(_bucket(), _traffic(10.0), 2.0, 5.0, _targets(slo_s=2.0, degraded_slo_s=5.0))
+    sizing = size_bucket(_bucket(), _traffic(10.0), 2.0, 5.0, _targets(e2el_p99_s=2.0, e2el_degraded_p99_s=5.0))
     assert not sizing.feasible
     assert sizing.infeasible_reason.startswith("the service time S = 2100 ms exceeds the SLO 2000 ms")
     assert "not attainable" not in sizing.infeasible_reason

@@ -28,7 +28,7 @@ def test_plan_on_the_embedded_example_passes_and_writes_outputs(tmp_path, monkey
     assert result.exit_code == 0, result.output
     out = tmp_path / "lpuplan-out"
     plan = json.loads((out / "plan.json").read_text())
-    assert plan["schema"] == "lpuplan.plan/1" and plan["passed"] is True
+    assert plan["schema"] == "lpuplan.plan/2" and plan["passed"] is True
     assert len(plan["dedicated"]["buckets"]) == 4
     for name in ("dimensioning_inputs.md", "capacity_model.md"):
         text = (out / name).read_text()

@@ -1,0 +1,109 @@
+"""The one home of ``S_bucket`` and ``mu``: how long a request holds a slot.
+
+The LPU service model (DESIGN.md, the capacity worksheet). A request of a
+bucket is padded to the compiled prompt length and its output is capped, so
+every request of the bucket needs at most::
+
+    S_bucket = L_fixed + P_bucket / R_prefill + O_cap / R_decode        (seconds)
+
+with ``P_bucket = max_prompt_tokens`` (tokens), ``O_cap = max_output_tokens``
+(tokens), ``R_prefill`` (prompt tokens/s at the padded length), ``R_decode``
+(output tokens/s per sequence, at the occupancy the replica runs: ``slots``
+sequences in flight) and ``L_fixed`` (s). Its parts:
+
+- ``TTFT`` service part (time to first token once a slot is free)::
+
+      T_first = L_fixed + P_bucket / R_prefill + 1 / R_decode
+
+  so a request's TTFT is its queueing delay plus ``T_first`` (vLLM's
+  ``ttft_ms``);
+- ``TPOT`` (time per output token after the first, vLLM's ``tpot_ms``)::
+
+      T_token = 1 / R_decode
+
+- e2el (vLLM's ``e2el_ms``) is the queueing delay plus ``S_bucket``.
+
+Service rate, requests/s PER REPLICA (not per slot)::
+
+    mu = slots / S_bucket
+
+A replica of ``slots`` slots completes at most ``mu`` requests/s; a pool of N
+replicas is an M/D/c queue with ``c = N * slots`` servers of rate
+``1 / S_bucket`` each (DESIGN.md, "Queueing core").
+
+The sizing (``dimensioning.sizing``), the shared pool
+(``dimensioning.shared_pool``), the pool check (``dimensioning.pool``) and the
+simulator (``dimensioning.simulate.service``) take the service time from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dimensioning.inputs import Bucket
+
+__all__ = ["ServiceTime", "service_time", "S_bucket", "mu"]
+
+
+@dataclass(frozen=True)
+class ServiceTime:
+    """Deterministic service time of a bucket and its parts (seconds).
+
+    ``total_s`` is ``S_bucket`` (output at its cap); ``mean_s`` uses the mean
+    output length ``E[min(O, cap)]``; ``conservatism = total_s / mean_s``;
+    ``first_token_s`` is the TTFT service part ``L_fixed + prefill + 1/R_decode``;
+    ``token_s`` is the TPOT ``1/R_decode``.
+    """
+
+    prefill_s: float
+    decode_s: float
+    fixed_s: float
+    mean_decode_s: float
+    token_s: float = 0.0
+
+    @property
+    def total_s(self) -> float:
+        """S_bucket: L_fixed + P_bucket/R_prefill + O_cap/R_decode."""
+        return self.prefill_s + self.decode_s + self.fixed_s
+
+    @property
+    def mean_s(self) -> float:
+        return self.prefill_s + self.mean_decode_s + self.fixed_s
+
+    @property
+    def conservatism(self) -> float:
+        return self.total_s / self.mean_s
+
+    @property
+    def first_token_s(self) -> float:
+        """TTFT service part: L_fixed + P_bucket/R_prefill + 1/R_decode (one output token)."""
+        return self.fixed_s + self.prefill_s + self.token_s
+
+
+def service_time(bucket: Bucket, output_mean: float | None = None) -> ServiceTime:
+    """The service time of a bucket whose rates are resolved (given or from a profile).
+
+    ``output_mean`` (tokens) is ``E[min(O, cap)]`` for the mean figure; None
+    takes the output at its cap (then ``mean_s == total_s``).
+    """
+    if bucket.r_prefill is None or bucket.r_decode is None or bucket.l_fixed_ms is None:
+        raise ValueError(f"bucket {bucket.label}: resolve r_prefill, r_decode and l_fixed_ms before use")
+    cap = bucket.max_output_tokens
+    mean_output = cap if output_mean is None else min(output_mean, cap)
+    return ServiceTime(
+        prefill_s=bucket.max_prompt_tokens / bucket.r_prefill,
+        decode_s=cap / bucket.r_decode,
+        fixed_s=bucket.l_fixed_s,
+        mean_decode_s=mean_output / bucket.r_decode,
+        token_s=1.0 / bucket.r_decode,
+    )
+
+
+def S_bucket(bucket: Bucket) -> float:  # noqa: N802 - the worksheet's symbol
+    """``S_bucket`` in seconds (output at its cap)."""
+    return service_time(bucket).total_s
+
+
+def mu(slots: int, service_s: float) -> float:
+    """Requests/s one REPLICA of ``slots`` slots completes: ``slots / S_bucket``."""
+    return slots / service_s
