@@ -75,6 +75,7 @@ _AREAS: tuple[str, ...] = (
     "lpuplan.cli_facility",
     "lpuplan.cli_bench",
     "lpuplan.cli_simulate",
+    "lpuplan.cli_emulate",
 )
 
 for _module in _AREAS:
