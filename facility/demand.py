@@ -62,6 +62,11 @@ class PoolDemand:
                 raise InvalidInput(f"pool[{self.name}].{name}", getattr(self, name), "out of range: see PoolDemand")
 
     @property
+    def mu(self) -> float:
+        """Service rate of one replica, req/s: ``slots / S`` (``mu`` is per replica, as in the sizing)."""
+        return self.slots / self.service_time_s
+
+    @property
     def degraded_slo_s(self) -> float:
         return self.slo_degraded_p99_s if self.slo_degraded_p99_s is not None else self.slo_p99_s
 

@@ -23,12 +23,14 @@ from facility.catalog import Catalog, Platform, load_catalog, resolve_platform
 from facility.checks import BudgetCheck
 from facility.cooling import ZoneCooling, zone_cooling
 from facility.demand import PoolCheck, PoolDemand, check_pool
-from facility.domains import DomainImpact, LevelVerdict, enumerate_domains, evaluate_domains, worst_losses
+from facility.domains import DomainImpact, LevelVerdict, evaluate_domains
+from facility.failure import FailureModel
 from facility.inputs import FacilitySpec, HardwareSpec
 from facility.layout import Layout, build_layout
 from facility.memory_fit import ReplicaSize
 from facility.placement import Placer, ReplicaPlacement
 from facility.power import PowerTotal, RackPower, power_checks, rack_power
+from facility.topology import site_graph
 
 _STALL_LIMIT = 3  # consecutive added replicas without more survivors
 
@@ -298,13 +300,6 @@ def plan_facility(
                     count[p.name] += 1
 
     rounds = 0
-    # N+k is impossible when the room has no more than k domains at the level: every replica dies
-    level_domains = {"node": layout.racks * layout.usable_nodes_per_rack, "rack": layout.racks,
-                     "pod": layout.pods, "row": layout.rows}.get(level)
-    futile = level_domains is not None and n_plus >= level_domains
-    if futile:
-        notes.append(f"N+{n_plus} at level {level} cannot hold: the room has only {level_domains} {level}(s);"
-                     " no replicas were added for it")
     best_operational: dict[str, int] = {}
     stalls = {name: 0 for name in demands}
     given_up: set[str] = set()
@@ -315,15 +310,19 @@ def plan_facility(
         zones, cooling_checks = zone_cooling(layout, racks)
         checks += cooling_checks
         placements = placer.placements
-        domains = list(enumerate_domains(layout, placements, checks, zones))
-        if futile:
-            break
-        worst = worst_losses(domains, placements, level, n_plus)
+        model = FailureModel(site_graph(layout, placements, racks, zones))
+        worst = model.worst(level, n_plus, pools=sorted(demands))
         failing = []
         for name in sorted(demands):
-            operational = count[name] - worst.get(name, (0, None))[0]
+            w = worst[name]
+            operational = count[name] - w.lost
             ok = check_pool(demands[name], operational).passed
             ok = ok and check_pool(demands[name], count[name], degraded=False).passed
+            if not ok and w.whole_site and name not in given_up:
+                # the worst k domains darken the whole room: no placement of another replica survives them
+                given_up.add(name)
+                notes.append(f"N+{n_plus} at level {level} cannot hold for pool {name}: losing"
+                             f" {' + '.join(w.domains)} darkens every rack of the room; no replicas were added for it")
             # adding replicas that never raise the survivors (every one lands in the worst domain) is futile
             if operational > best_operational.get(name, -1):
                 best_operational[name] = operational
@@ -347,7 +346,7 @@ def plan_facility(
                 count[name] += 1
 
     say("verdicts")
-    verdicts, impacts = evaluate_domains(domains, placements, demands, count, required_level=level, n_plus=n_plus)
+    verdicts, impacts = evaluate_domains(model, demands, count, required_level=level, n_plus=n_plus)
     pool_results = []
     for p in pools:
         pool_results.append(

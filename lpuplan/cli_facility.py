@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
         """
         project = load_project(file)
         interactive = not json_output and sys.stderr.isatty()
-        from facility.from_project import plan_project_facility
+        from lpuplan.facility_glue import plan_project_facility
 
         result = plan_project_facility(project, progress=_progress(interactive))
         files: list[Path] = []

@@ -18,7 +18,7 @@ from dimensioning.shared_pool import SharedPoolSizing, size_shared_pool
 from dimensioning.sizing import BucketSizing, Targets, size_bucket
 from dimensioning.traffic import TrafficSplit, split_traffic
 from facility import FacilityResult, plan_facility
-from facility.from_project import pool_demands
+from lpuplan.facility_glue import pool_demands
 from lpuplan.project import Project
 
 if TYPE_CHECKING:

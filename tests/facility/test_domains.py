@@ -54,7 +54,7 @@ def test_feedback_adds_the_replica_rack_n_plus_1_needs():
 def test_n_plus_2_needs_two_more():
     r = plan_facility(None, one_pod_of_four(), Redundancy(level="rack", n_plus=2), [pool("a", 2, 64)])
     assert r.pool("a").replicas_final == 4
-    assert r.level("rack").pools[0].lost == 2 and r.level("rack").pools[0].method == "bound"
+    assert r.level("rack").pools[0].lost == 2 and r.level("rack").pools[0].method == "exact"
     assert r.passed
 
 

@@ -6,7 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from facility.from_project import plan_project_facility
+from lpuplan.facility_glue import plan_project_facility
 from lpuplan.project import example_project_text, parse_project
 
 PROPOSAL = """

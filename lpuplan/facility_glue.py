@@ -1,4 +1,7 @@
-"""Pool demands from a project file, for ``lpuplan facility`` and ``lpuplan plan``.
+"""The glue from a project file to the facility model, for ``lpuplan facility`` and ``lpuplan plan``.
+
+It lives in ``lpuplan`` because it reads the project (``lpuplan.project``):
+dependencies point one way, ``lpuplan`` -> ``facility`` -> ``dimensioning``.
 
 Each bucket's pool starts from the dimensioning package's sizing
 (:func:`dimensioning.sizing.size_bucket`: exact M/D/c at the bucket bound,
@@ -10,7 +13,7 @@ else the memory fit of ``[hardware] model`` (:mod:`facility.memory_fit`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 from dimensioning.errors import InvalidInput
 from dimensioning.sizing import BucketSizing, Targets, bucket_slos, size_bucket
@@ -21,15 +24,13 @@ from facility.demand import PoolDemand
 from facility.inputs import HardwareSpec
 from facility.memory_fit import ReplicaSize, replica_size
 from facility.plan import FacilityResult, plan_facility
-
-if TYPE_CHECKING:
-    from lpuplan.project import Project
+from lpuplan.project import Project
 
 __all__ = ["pool_demands", "plan_project_facility"]
 
 
 def pool_demands(
-    project: "Project", sizings: Sequence[BucketSizing] | None = None
+    project: Project, sizings: Sequence[BucketSizing] | None = None
 ) -> tuple[list[PoolDemand], dict[str, ReplicaSize]]:
     """One :class:`PoolDemand` per bucket and each replica's size arithmetic.
 
@@ -78,7 +79,7 @@ def pool_demands(
     return demands, sizes
 
 
-def plan_project_facility(project: "Project", progress: Callable[[str], None] | None = None) -> FacilityResult:
+def plan_project_facility(project: Project, progress: Callable[[str], None] | None = None) -> FacilityResult:
     """``lpuplan facility``: pool demands from the project, then :func:`plan_facility`."""
     if project.facility is None:
         raise InvalidInput("facility", None, "add a [facility] table (rows, pods_per_row, ...): see docs/facility.md")
