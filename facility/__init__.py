@@ -10,13 +10,6 @@ project file to pools lives in ``lpuplan.facility_glue`` (facility never
 imports lpuplan).
 """
 
-from facility.catalog import Catalog, CatalogFigure, ModelSpec, Platform, load_catalog, resolve_model, resolve_platform
-from facility.demand import PoolCheck, PoolDemand, check_pool
-from facility.failure import LEVELS, FailureImpact, FailureModel, FeedLoad, PoolImpact, UnknownDomain, WorstCase
-from facility.inputs import CoolingSpec, FacilitySpec, FeedSpec, HardwareSpec, NodePower, SupplySpec
-from facility.memory_fit import ReplicaSize, fit_memory, replica_size
-from facility.plan import FacilityResult, plan_facility
-
 __all__ = [
     "Catalog",
     "CatalogFigure",
@@ -51,16 +44,51 @@ __all__ = [
     "graphml_text",
 ]
 
+# Every name loads on first use (PEP 562): ``import facility.inputs`` (what
+# loading a project file needs) must not pull in scipy through the queueing
+# model, nor matplotlib and openpyxl through the exporters (docs/performance.md).
 _LAZY = {
+    "Catalog": "facility.catalog",
+    "CatalogFigure": "facility.catalog",
+    "ModelSpec": "facility.catalog",
+    "Platform": "facility.catalog",
+    "load_catalog": "facility.catalog",
+    "resolve_model": "facility.catalog",
+    "resolve_platform": "facility.catalog",
+    "PoolCheck": "facility.demand",
+    "PoolDemand": "facility.demand",
+    "check_pool": "facility.demand",
+    "LEVELS": "facility.failure",
+    "FailureImpact": "facility.failure",
+    "FailureModel": "facility.failure",
+    "FeedLoad": "facility.failure",
+    "PoolImpact": "facility.failure",
+    "UnknownDomain": "facility.failure",
+    "WorstCase": "facility.failure",
+    "CoolingSpec": "facility.inputs",
+    "FacilitySpec": "facility.inputs",
+    "FeedSpec": "facility.inputs",
+    "HardwareSpec": "facility.inputs",
+    "NodePower": "facility.inputs",
+    "SupplySpec": "facility.inputs",
+    "ReplicaSize": "facility.memory_fit",
+    "fit_memory": "facility.memory_fit",
+    "replica_size": "facility.memory_fit",
+    "FacilityResult": "facility.plan",
+    "plan_facility": "facility.plan",
     "render_facility_outputs": "facility.exports",
     "build_topology": "facility.topology",
     "graphml_text": "facility.topology",
 }
 
 
-def __getattr__(name: str):  # exporters pull in matplotlib, traffic scipy: load on first use
+def __getattr__(name: str):
     if name in _LAZY:
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'facility' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -15,7 +15,6 @@ import typer
 from lpuplan import __version__
 from lpuplan.cli_support import EXIT_INVALID, guarded, stderr, stdout
 from lpuplan.output import write_atomic
-from lpuplan.project import example_project_text, load_project
 
 __all__ = ["app", "main"]
 
@@ -51,6 +50,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing project file.")] = False,
 ) -> None:
     """Write the example project file (lpuplan.toml) into DIRECTORY."""
+    from lpuplan.project import example_project_text  # imports load per command (docs/performance.md)
+
     target = directory / "lpuplan.toml"
     if target.exists() and not force:
         stderr.print(f"error: FILE = {str(target)!r}: exists; pass --force to overwrite it")
@@ -65,6 +66,8 @@ def validate(
     file: Annotated[Path, typer.Argument(help="Project file (TOML).")],
 ) -> None:
     """Check a project file; print every problem with its field and fix (exit 2)."""
+    from lpuplan.project import load_project
+
     project = load_project(file)
     stdout.print(f"{file}: valid ({len(project.buckets)} buckets)")
 

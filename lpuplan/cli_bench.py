@@ -15,7 +15,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dimensioning.errors import InvalidInput
-from dimensioning.profile import Profile, load_profile
 from lpuplan.cli_support import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_UNEXPECTED, guarded, stderr, stdout
 from lpuplan.output import dumps_json, write_atomic, write_json
 
@@ -235,7 +234,9 @@ def profile_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
 ) -> None:
     """Show a profile's fits, intervals and per-shape service CV; optionally plot them."""
-    profile: Profile = load_profile(file, field="FILE")
+    from dimensioning.profile import load_profile  # pydantic models: loaded by the command
+
+    profile = load_profile(file, field="FILE")
     document = profile.to_json_dict()
     if png is not None:
         from benchmarks.plot import plot_profile

@@ -6,20 +6,20 @@ import math
 import tomllib
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 from rich.table import Table
 
 from dimensioning.errors import InvalidInput
-from dimensioning.queueing import MDc, MDcK
-from lpuplan.cli_facility import write_facility_outputs
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
 from lpuplan.output import dumps_json, write_atomic, write_json
-from lpuplan.plan import Plan, build_plan
-from lpuplan.project import Project, example_project_text, load_project, parse_project
-from lpuplan.render_markdown import render_capacity_worksheet, render_inputs_worksheet
-from lpuplan.render_terminal import print_plan, print_sizing
+
+# The pipeline (scipy, numba, pydantic models) loads inside the commands that
+# use it, so `lpuplan --help` and `validate` stay fast (docs/performance.md).
+if TYPE_CHECKING:
+    from lpuplan.plan import Plan
+    from lpuplan.project import Project
 
 __all__ = ["register", "queue_figures", "run_plan"]
 
@@ -28,6 +28,8 @@ _PERCENTILE_KEYS = (("wait_p50_s", 0.50), ("wait_p95_s", 0.95), ("wait_p99_s", 0
 
 def queue_figures(rate: float, service_s: float, servers: int, capacity: int | None) -> dict[str, Any]:
     """The M/D/c (or M/D/c/K) calculator's figures, SI units, JSON-ready."""
+    from dimensioning.queueing import MDc, MDcK
+
     if capacity is None:
         model: Any = MDc(arrival_rate=rate, service_time=service_s, servers=servers)
     else:
@@ -51,6 +53,8 @@ def queue_figures(rate: float, service_s: float, servers: int, capacity: int | N
 
 
 def _load(file: Optional[Path]) -> tuple[Project, str]:
+    from lpuplan.project import example_project_text, load_project, parse_project
+
     if file is None:
         data = tomllib.loads(example_project_text())
         return parse_project(data, Path.cwd()), "embedded example"
@@ -60,6 +64,10 @@ def _load(file: Optional[Path]) -> tuple[Project, str]:
 def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: bool = True, seed: int | None = None,
              progress: Callable[[str], None] | None = None) -> tuple[Plan, list[Path]]:
     """Build the plan and write its outputs (plan.json and the worksheets)."""
+    from lpuplan.cli_facility import write_facility_outputs
+    from lpuplan.plan import build_plan
+    from lpuplan.render_markdown import render_capacity_worksheet, render_inputs_worksheet
+
     plan = build_plan(project, simulate=simulate, seed=seed, progress=progress)
     written: list[Path] = []
     if out_dir is not None:
@@ -81,6 +89,9 @@ def register(app: typer.Typer) -> None:
         json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
     ) -> None:
         """Size every bucket: service time, replicas, latency percentiles, admission caps."""
+        from lpuplan.plan import build_plan
+        from lpuplan.render_terminal import print_sizing
+
         project, source = _load(file)
         plan = build_plan(project, place=False)
         if json_output:
@@ -132,6 +143,8 @@ def register(app: typer.Typer) -> None:
         json_output: Annotated[bool, typer.Option("--json", help="Print plan.json to stdout and nothing else.")] = False,
     ) -> None:
         """The main job: size, admit, check, and write plan.json plus the worksheets."""
+        from lpuplan.render_terminal import print_plan
+
         project, source = _load(file)
         with stderr.status("planning", spinner="dots") if not json_output and stderr.is_terminal else nullcontext() as status:
             def progress(message: str) -> None:

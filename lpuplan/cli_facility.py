@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from facility.plan import FacilityResult
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
 from lpuplan.output import dumps_json, write_atomic
-from lpuplan.project import load_project
 
 __all__ = ["register", "write_facility_outputs", "render_facility_tables"]
 
@@ -143,6 +142,8 @@ def register(app: typer.Typer) -> None:
         Replicas are added where N+1 fails at [redundancy] level. The outputs are
         written even when a check fails: they show what fails and by how much.
         """
+        from lpuplan.project import load_project  # pydantic models: loaded by the command
+
         project = load_project(file)
         interactive = not json_output and sys.stderr.isatty()
         from lpuplan.facility_glue import plan_project_facility

@@ -18,9 +18,9 @@ from dimensioning.errors import InvalidInput
 from dimensioning.simulate.scenario import ROUTINGS, Failure, Pool, parse_failure
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
 from lpuplan.output import dumps_json, write_atomic, write_json
-from lpuplan.project import Project, load_project
 
 if TYPE_CHECKING:
+    from lpuplan.project import Project
     from dimensioning.simulate.run import SimulationResult
     from dimensioning.simulate.timeseries import TimeSeries
 
@@ -362,6 +362,8 @@ def register(app: typer.Typer) -> None:
         if jitter < 0:
             raise InvalidInput("--jitter", jitter, "give a coefficient of variation >= 0")
         from dimensioning.simulate.run import simulate
+
+        from lpuplan.project import load_project  # pydantic models: loaded by the command
 
         project = load_project(file)
         failure = parse_failure(fail) if fail else None
