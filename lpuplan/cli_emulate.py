@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from dimensioning.errors import InvalidInput
 from lpuplan.cli_support import guarded, stderr, stdout
 from lpuplan.output import dumps_json
-from lpuplan.project import Project, load_project
+
+if TYPE_CHECKING:
+    from lpuplan.project import Project
 
 __all__ = ["register", "emulator_config", "parse_overrides"]
 
@@ -100,6 +102,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Serve FILE's pools as an OpenAI-compatible LPU emulator (see docs/validate.md)."""
         from benchmarks.emulator import Emulator, parse_fault
+
+        from lpuplan.project import load_project  # pydantic models: loaded by the command
 
         project = load_project(file)
         if port < 0 or port > 65535:
