@@ -1,6 +1,6 @@
 """Kernel: the exact FCFS waiting-time law of the stable M/D/c queue.
 
-Method (reference: /work/shared/reference/queueing.md, "M/D/c"):
+Method (docs/queueing.md, "M/D/c"):
 
 1. The chain at multiples of D (Crommelin 1932; Tijms, *A First Course in
    Stochastic Models*, ch. 9): Q' = max(Q + A - c, 0), A ~ Poisson(a), a = lambda D.

@@ -3,7 +3,7 @@
 Service time d_i with probability p_i (several shape buckets on one server).
 Beneš / Pollaczek-Khinchine: W is a geometric sum, P(N = n) = (1 - rho) rho^n,
 of independent residual service times R with density P(S > x) / E[S]
-(reference: /work/shared/reference/queueing.md, "M/G/1"; Asmussen, *Applied
+(docs/queueing.md, "M/G/1"; Asmussen, *Applied
 Probability and Queues*, VIII.5):
 
     F(t) = (1 - rho) [1 + rho G_R(t) + sum_{n >= 2} rho^n G_R^{*n}(t)].

@@ -10,7 +10,7 @@ many arrivals) or ``duration`` (every arrival in ``[0, duration)``).
   vLLM's and AIPerf's load generators (1 = Poisson).
 - :class:`MMPP2`: a two-state Markov-modulated Poisson process; mean rate
   ``(l1 r2 + l2 r1)/(r1 + r2)`` and ``IDC(inf) = 1 + 2 r1 r2 (l1-l2)^2 / (mean (r1+r2)^3)``
-  (shared/reference/queueing.md, "Bursty arrivals").
+  (docs/simulate.md, "Arrivals").
 - :class:`PiecewiseRate`: a non-homogeneous Poisson process with a piecewise
   constant rate (a peak hour), by inverting the cumulative intensity.
 - :class:`TraceArrivals`: replay of recorded timestamps (with token counts).

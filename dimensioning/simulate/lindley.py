@@ -3,8 +3,7 @@
 With one deterministic service time D, c slots and one FCFS queue (any
 arrival process, unbounded queue, no failures), customer n starts at
 ``S_n = max(T_n, S_{n-c} + D)``: the slot customer n-c took is the first to
-free (shared/reference/queueing.md, "Exact simulation for deterministic
-service"). Customer n is served by slot ``n mod c``, as the real FCFS
+free (Kiefer & Wolfowitz 1955; docs/simulate.md). Customer n is served by slot ``n mod c``, as the real FCFS
 dispatch assigns them.
 
 Two implementations of the same recursion:

@@ -1,4 +1,4 @@
-"""M/G/1 with a discrete service law, M/G/c and GI/D/c approximations, against
+"""M/G/1 with a discrete service law, M/G/c and GI/D/c (simulated), against
 independent references: Pollaczek-Khinchine and Takacs moments (integrated from
 the model's own sf), the mpmath M/D/1 formula, and Lindley simulations.
 """
@@ -118,31 +118,45 @@ def test_mg1_unstable_and_bad_inputs() -> None:
 
 
 # --- approximations ---------------------------------------------------------------------
-def test_gidc_reduces_to_mdc_at_poisson_and_scales_the_mean() -> None:
+def test_gidc_reduces_to_mdc_at_poisson() -> None:
     exact = MDc(9.0, 1.0, 10)
     poisson_case = GIDc(9.0, 1.0, 10, arrival_scv=1.0)
     assert poisson_case.method == "exact"
     assert poisson_case.wait.ppf(0.99) == exact.wait.ppf(0.99)
-    bursty = GIDc(9.0, 1.0, 10, arrival_scv=2.5)
-    assert bursty.method == "approximation"
-    assert bursty.wait.mean() == pytest.approx(2.5 * exact.wait.mean(), rel=1e-12)
     assert GIDc(9.0, 1.0, 10, arrival_scv=0.0).wait.ppf(0.99) == 0.0
+    assert GIDc(9.0, 1.0, 10, arrival_scv=0.0).method == "exact"
     with pytest.raises(InvalidInput):
         GIDc(9.0, 1.0, 10, arrival_scv=-1.0)
 
 
-def test_gidc_mean_is_near_simulated_gamma_renewal_input() -> None:
-    """Gamma renewal arrivals (shape 1/ca2, the vLLM burstiness knob): two-moment error seen <= 15%."""
-    servers, rho, scv = 4, 0.85, 2.0
+def gamma_lindley_waits(servers: int, rho: float, scv: float, count: int, seed: int) -> np.ndarray:
+    """Independent GI/D/c waits (D = 1): per residue class r, V_m = max(V_{m-1}, T_m - m) (numpy running max)."""
     lam = servers * rho
-    rng = np.random.default_rng(2)
-    count = 1_200_000 - 1_200_000 % servers
-    gaps = rng.gamma(1.0 / scv, scv / lam, count)
-    arrivals = np.cumsum(gaps).reshape(-1, servers)
+    rng = np.random.default_rng(seed)
+    count -= count % servers
+    arrivals = np.cumsum(rng.gamma(1.0 / scv, scv / lam, count)).reshape(-1, servers)
     offsets = np.arange(arrivals.shape[0])[:, None] * 1.0
-    waits = (np.maximum.accumulate(arrivals - offsets, axis=0) + offsets - arrivals).ravel()[20_000:]
-    model = GIDc(lam, 1.0, servers, arrival_scv=scv)
-    assert model.wait.mean() == pytest.approx(float(waits.mean()), rel=0.15)
+    return (np.maximum.accumulate(arrivals - offsets, axis=0) + offsets - arrivals).ravel()
+
+
+# The issue's cases: the two-moment scaling said p99 = 0 at (16, 0.5, 8) where it is ~1.55 D,
+# and -40% at (64, 0.8, 8); plus a mild case.
+@pytest.mark.parametrize(("servers", "rho", "scv"), [(16, 0.5, 8.0), (64, 0.8, 8.0), (4, 0.85, 2.0)])
+def test_gidc_bursty_is_simulated_and_never_below_an_independent_simulation(servers: int, rho: float,
+                                                                            scv: float) -> None:
+    model = GIDc(servers * rho, 1.0, servers, arrival_scv=scv)
+    assert model.method == "simulated" and "SCV" in model.method_note and "requests" in model.method_note
+    waits = gamma_lindley_waits(servers, rho, scv, 2_000_000, seed=21)
+    batches = np.array_split(waits[40_000:], 20)
+    for p in (0.99, 0.999):
+        per_batch = np.array([np.quantile(b, p, method="inverted_cdf") for b in batches])
+        centre, half = per_batch.mean(), 2.093 * per_batch.std(ddof=1) / math.sqrt(20)
+        figure = model.wait.ppf(p)
+        assert figure >= centre - half, (p, figure, centre, half)  # safe side of the reference interval
+        assert figure <= centre + half + 0.15 * centre + 0.02  # and not wildly conservative
+    assert model.prob_wait >= float((waits[40_000:] > 0).mean()) * 0.97
+    mean = float(waits[40_000:].mean())
+    assert mean * 0.95 <= model.wait.mean() <= mean * 1.15
 
 
 def test_mgc_reduces_to_exact_cases() -> None:
@@ -157,14 +171,19 @@ def test_mgc_reduces_to_exact_cases() -> None:
 
 @pytest.mark.parametrize(("servers", "rho"), [(4, 0.85), (16, 0.9)])
 def test_mgc_against_simulation(servers: int, rho: float) -> None:
-    """Documented error band of the two-moment M/G/c approximation: mean within 10%, p99 within 15%."""
+    """Simulated M/G/c: p99 and p99.9 at least the independent heap simulation's lower 95% end,
+    and within 12% above its upper end."""
     times, weights = [0.3, 1.7], [0.5, 0.5]
     lam = servers * rho / 1.0
     model = MGc(lam, times, weights, servers)
-    assert model.method == "approximation"
+    assert model.method == "simulated"
     waits = lindley_mgc(lam, times, weights, servers, 400_000, seed=9)[10_000:]
+    batches = np.array_split(waits, 10)
+    for p in (0.99, 0.999):
+        per_batch = np.array([np.quantile(b, p) for b in batches])
+        centre, half = per_batch.mean(), 2.262 * per_batch.std(ddof=1) / math.sqrt(10)
+        assert centre - half <= model.wait.ppf(p) <= 1.12 * (centre + half), (p, model.wait.ppf(p), centre, half)
     assert model.wait.mean() == pytest.approx(float(waits.mean()), rel=0.10)
-    assert model.wait.ppf(0.99) == pytest.approx(float(np.quantile(waits, 0.99)), rel=0.15)
 
 
 def test_mg1_wide_service_ratio_stays_exact() -> None:
