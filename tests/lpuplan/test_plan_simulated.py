@@ -15,7 +15,7 @@ def test_the_simulator_adds_shared_replicas_where_mgc_runs_low():
     project = load_project(WIDE_MIX)
     plan = build_plan(project, simulate=True, place=False)
     shared = plan.simulated.shared_pool
-    assert plan.shared.method == "approximation"
+    assert plan.shared.method == "simulated"  # MGc with c > 1 is decided by simulation (queuecore)
     assert shared["replicas_from_approximation"] == plan.shared.replicas
     assert shared["within_slo"] is True
     assert shared["replicas"] >= plan.shared.replicas
