@@ -79,6 +79,7 @@ _AREAS: tuple[str, ...] = (
     "lpuplan.cli_bench",
     "lpuplan.cli_simulate",
     "lpuplan.cli_emulate",
+    "lpuplan.cli_gameday",
 )
 
 for _module in _AREAS:

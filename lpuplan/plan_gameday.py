@@ -1,0 +1,163 @@
+"""Game days from a project: the pools' figures, the prediction pipeline, the plan's summary.
+
+Glue between the project (sizing, admission, facility placement) and
+:mod:`facility.gameday`: each bucket's dedicated pool becomes a
+:class:`~facility.gameday.model.GameDayPool` with the sizing's own figures
+(S_bucket at the bound, the per-replica queue cap the admission derives from
+the SLO, the final replica count after the facility's N+k feedback).
+
+:func:`gameday_summary` is the plan's game-day section: every domain at the
+N+k level and at the level above it, whether the SLO holds through each, the
+smallest margin and the worst transient.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from dimensioning.admission import queue_depth_factor
+from dimensioning.errors import InvalidInput
+from facility.gameday.blast import domains_at_level
+from facility.gameday.model import GameDayPool, GameDaySettings
+from facility.gameday.predict import DomainPrediction, predict_domains
+
+if TYPE_CHECKING:
+    from lpuplan.plan import Plan
+
+__all__ = ["gameday_pools", "predict_plan", "LevelSummary", "GameDaySummary", "gameday_summary", "LEVEL_ABOVE", "parse_domain"]
+
+LEVEL_ABOVE: dict[str, str | None] = {"node": "rack", "rack": "pod", "pod": "row", "row": None, "feed": "row", "cooling": "row"}
+"""The level whose domains contain the given level's (for "one above" in the plan's summary)."""
+
+
+def gameday_pools(plan: "Plan", *, queue_cap: bool = True, rate_scale: float = 1.0) -> dict[str, GameDayPool]:
+    """One :class:`GameDayPool` per bucket with traffic, from the plan's sizing and facility."""
+    if plan.facility is None:
+        raise InvalidInput("facility", None, "a game day needs the facility model: add a [facility] table (see docs/facility.md)")
+    if not (rate_scale > 0 and math.isfinite(rate_scale)):
+        raise InvalidInput("--rate", rate_scale, "give the day's load as a positive rate")
+    counts = plan.facility.replica_counts
+    buckets = {b.label: b for b in plan.project.buckets}
+    out = {}
+    for sizing in plan.dedicated:
+        if sizing.name not in counts:
+            continue
+        bucket = buckets[sizing.name]
+        s = sizing.service
+        assert bucket.r_decode is not None
+        factor = queue_depth_factor(s.total_s, min(sizing.slo_s, sizing.degraded_slo_s)) if queue_cap else None
+        out[sizing.name] = GameDayPool(
+            name=sizing.name,
+            replicas=counts[sizing.name],
+            slots=sizing.slots,
+            service_time_s=s.total_s,
+            ttft_offset_s=min(s.fixed_s + s.prefill_s + 1.0 / bucket.r_decode, s.total_s),
+            arrival_rate=sizing.traffic.arrival_rate * rate_scale,
+            slo_s=sizing.slo_s,
+            degraded_slo_s=sizing.degraded_slo_s,
+            arrival_scv=plan.targets.arrival_scv,
+            queue_cap=None if factor is None else sizing.slots * factor,
+            shed_target=plan.targets.shed_target,
+        )
+    return out
+
+
+def parse_domain(text: str) -> str:
+    """``rack:row01-pod02-rack05`` or ``row01-pod02-rack05`` -> the domain's name."""
+    text = text.strip()
+    level, sep, name = text.partition(":")
+    return name if sep else level
+
+
+def predict_plan(
+    plan: "Plan",
+    *,
+    domains: Sequence[str] = (),
+    level: str | None = None,
+    settings: GameDaySettings | None = None,
+    rate_scale: float = 1.0,
+    queue_cap: bool = True,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[DomainPrediction]:
+    """Predict the named domains, or every domain at ``level``, for a plan."""
+    settings = settings or GameDaySettings()
+    pools = gameday_pools(plan, queue_cap=queue_cap, rate_scale=rate_scale)
+    names = [parse_domain(d) for d in domains]
+    assert plan.facility is not None
+    if level is not None:
+        names += domains_at_level(plan.facility, level)
+    if not names:
+        raise InvalidInput("--domain", None, "name a failure domain (--domain rack:NAME) or a level (--level rack)")
+    names = list(dict.fromkeys(names))
+    return predict_domains(plan.facility, pools, names, settings, rate_scale=rate_scale, scheduler=scheduler,
+                           workers=workers, progress=progress)
+
+
+@dataclass(frozen=True)
+class LevelSummary:
+    """Every domain of one level: how many, whether the SLO holds through each, margin, worst transient."""
+
+    level: str
+    domains: int
+    domains_with_loss: int
+    slo_holds: bool
+    failing: tuple[str, ...]
+    min_margin_s: float
+    worst_domain: str | None
+    worst_p99_s: float
+    worst_recovery_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "domains": self.domains,
+            "domains_with_loss": self.domains_with_loss,
+            "slo_holds": self.slo_holds,
+            "failing": list(self.failing),
+            "min_margin_s": self.min_margin_s,
+            "worst_domain": self.worst_domain,
+            "worst_p99_s": self.worst_p99_s,
+            "worst_recovery_s": self.worst_recovery_s,
+        }
+
+
+@dataclass(frozen=True)
+class GameDaySummary:
+    """The plan's game-day section (levels: the N+k level and the one above)."""
+
+    levels: tuple[LevelSummary, ...]
+    settings: GameDaySettings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"levels": [lv.to_dict() for lv in self.levels], "settings": self.settings.to_dict()}
+
+
+def _level_summary(level: str, predictions: Sequence[DomainPrediction]) -> LevelSummary:
+    with_loss = [p for p in predictions if p.pools]
+    failing = tuple(p.domain for p in with_loss if not p.slo_holds)
+    margin = min((p.margin_s for p in with_loss), default=math.inf)
+    worst = max(with_loss, key=lambda p: (p.worst_p99_s if math.isfinite(p.worst_p99_s) else -1.0), default=None)
+    recovery = max((pp.recovered_after_s.hi for p in with_loss for pp in p.pools
+                    if math.isfinite(pp.recovered_after_s.hi)), default=0.0)
+    return LevelSummary(level, len(predictions), len(with_loss), not failing, failing, margin,
+                        None if worst is None else worst.domain, math.nan if worst is None else worst.worst_p99_s, recovery)
+
+
+def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None) -> GameDaySummary | None:
+    """The N+k level and the one above, every domain (None without a facility)."""
+    if plan.facility is None:
+        return None
+    settings = settings or GameDaySettings()
+    level = plan.facility.required_level
+    levels = [level] + ([LEVEL_ABOVE[level]] if LEVEL_ABOVE.get(level) else [])
+    out = []
+    for lv in levels:
+        assert lv is not None
+        names = domains_at_level(plan.facility, lv)
+        predictions = predict_plan(plan, domains=names, settings=settings, workers=1) if names else []
+        out.append(_level_summary(lv, predictions))
+    return GameDaySummary(tuple(out), settings)
