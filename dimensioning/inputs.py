@@ -6,6 +6,16 @@ converted to SI seconds at the point of use (``Bucket.l_fixed_s``).
 
 Every model is frozen and rejects unknown keys, so a typo in a project file is
 an error that names the key, never a silently ignored setting.
+
+One validation path for every number: the shared base :class:`_Frozen` refuses
+``inf`` and ``nan`` in every float field (pydantic's ``allow_inf_nan=False``,
+nested tuples such as histogram pairs included), and every numeric field has a
+physical lower bound and a documented upper limit (the ``MAX_*`` constants
+below, listed in README.md "Limits"). The limits are far beyond any real
+deployment; they exist so that a typo such as ``slots = 1e9`` is refused with
+a message naming the limit instead of starting a computation that never ends.
+``tests/dimensioning/test_inputs.py`` fails when a numeric field of any model
+here lacks either bound, so a new field cannot forget them.
 """
 
 from __future__ import annotations
@@ -17,6 +27,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "MAX_TOKENS",
+    "MAX_LAMBDA_PEAK",
+    "MAX_ARRIVAL_SCV",
+    "MAX_RATE_TOKENS_S",
+    "MAX_MS",
+    "MAX_SLOTS",
+    "MAX_CHIPS",
+    "MAX_REPLICAS",
+    "MAX_N_PLUS",
     "TokenDistribution",
     "Workload",
     "Slo",
@@ -27,8 +46,34 @@ __all__ = [
 ]
 
 
+# Documented upper limits (README.md, "Limits"). Each is orders of magnitude
+# above real deployments and below the sizes at which a computation would stop
+# being interactive.
+MAX_TOKENS = 10_000_000
+"""Token counts (prompt/output lengths, caps, distribution figures): 10M tokens,
+the longest context window published for a 2025 model."""
+MAX_LAMBDA_PEAK = 10_000_000.0
+"""Peak arrival rate, requests/s."""
+MAX_ARRIVAL_SCV = 10_000.0
+"""Squared coefficient of variation of inter-arrival times."""
+MAX_RATE_TOKENS_S = 1e9
+"""Prefill and decode rates, tokens/s."""
+MAX_MS = 86_400_000.0
+"""Durations in ms (SLOs, fixed overhead): one day."""
+MAX_SLOTS = 100_000
+"""Sequences one replica serves at once."""
+MAX_CHIPS = 1_000_000
+"""Chips per replica."""
+MAX_REPLICAS = 100_000
+"""Replicas lost in the worst failure."""
+MAX_N_PLUS = 16
+"""Failure domains that may fail together (N+k): the worst k-subset is searched."""
+
+
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan=False: inf and nan are refused in every float field of every
+    # model built on this base (the one validation path; issue 12).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _assumed_names_fields(self):  # type: ignore[no-untyped-def]
@@ -54,9 +99,9 @@ class TokenDistribution(_Frozen):
     """
 
     distribution: Literal["lognormal", "gamma", "constant"] | None = None
-    mean: float | None = Field(default=None, gt=0)
-    std: float | None = Field(default=None, ge=0)
-    value: float | None = Field(default=None, gt=0)
+    mean: float | None = Field(default=None, gt=0, le=MAX_TOKENS)
+    std: float | None = Field(default=None, ge=0, le=MAX_TOKENS)
+    value: float | None = Field(default=None, gt=0, le=MAX_TOKENS)
     histogram: tuple[tuple[float, float], ...] | None = None
 
     @model_validator(mode="after")
@@ -74,8 +119,12 @@ class TokenDistribution(_Frozen):
                 raise ValueError(
                     f"histogram edges {edges} must be positive and strictly increasing"
                 )
-            if any(s < 0 for s in shares):
-                raise ValueError(f"histogram shares {shares} must be >= 0")
+            if edges[-1] > MAX_TOKENS:
+                raise ValueError(
+                    f"histogram edge {edges[-1]:g} is above the limit of {MAX_TOKENS:,} tokens; give token counts"
+                )
+            if any(not 0 <= s <= 1 for s in shares):
+                raise ValueError(f"histogram shares {shares} must each be between 0 and 1")
             total = math.fsum(shares)
             if abs(total - 1.0) > 1e-6:
                 raise ValueError(
@@ -107,9 +156,9 @@ class TokenDistribution(_Frozen):
 class Workload(_Frozen):
     """``[workload]``: peak arrival rate and request shapes."""
 
-    lambda_peak: float = Field(gt=0, description="requests/s at peak")
+    lambda_peak: float = Field(gt=0, le=MAX_LAMBDA_PEAK, description="requests/s at peak")
     arrival_scv: float = Field(
-        default=1.0, gt=0, description="squared coefficient of variation of inter-arrival times"
+        default=1.0, gt=0, le=MAX_ARRIVAL_SCV, description="squared coefficient of variation of inter-arrival times"
     )
     prompt_tokens: TokenDistribution | None = None
     output_tokens: TokenDistribution | None = None
@@ -141,15 +190,15 @@ class Slo(_Frozen):
     the normal objective).
     """
 
-    p99_ms: float = Field(gt=0, description="p99 end-to-end latency (e2el), ms")
+    p99_ms: float = Field(gt=0, le=MAX_MS, description="p99 end-to-end latency (e2el), ms")
     degraded_p99_ms: float | None = Field(
-        default=None, gt=0, description="p99 while a failure domain is down, ms (default p99_ms)"
+        default=None, gt=0, le=MAX_MS, description="p99 while a failure domain is down, ms (default p99_ms)"
     )
-    ttft_p99_ms: float | None = Field(default=None, gt=0, description="p99 time to first token, ms")
+    ttft_p99_ms: float | None = Field(default=None, gt=0, le=MAX_MS, description="p99 time to first token, ms")
     ttft_degraded_p99_ms: float | None = Field(
-        default=None, gt=0, description="p99 TTFT while a failure domain is down, ms (default ttft_p99_ms)"
+        default=None, gt=0, le=MAX_MS, description="p99 TTFT while a failure domain is down, ms (default ttft_p99_ms)"
     )
-    tpot_p99_ms: float | None = Field(default=None, gt=0, description="p99 time per output token, ms")
+    tpot_p99_ms: float | None = Field(default=None, gt=0, le=MAX_MS, description="p99 time per output token, ms")
     assumed: tuple[str, ...] = ()
 
     @property
@@ -180,9 +229,9 @@ class Redundancy(_Frozen):
     of the worst failure domain at ``level``.
     """
 
-    replicas_lost_worst: int = Field(default=1, ge=0)
+    replicas_lost_worst: int = Field(default=1, ge=0, le=MAX_REPLICAS)
     level: Literal["node", "rack", "pod", "row", "feed", "cooling"] | None = None
-    n_plus: int = Field(default=1, ge=0)
+    n_plus: int = Field(default=1, ge=0, le=MAX_N_PLUS)
     assumed: tuple[str, ...] = ()
 
 
@@ -204,16 +253,18 @@ class Bucket(_Frozen):
     """
 
     name: str | None = None
-    max_prompt_tokens: int = Field(gt=0, description="compiled prompt length, tokens")
-    max_output_tokens: int = Field(gt=0, description="output cap, tokens")
-    r_prefill: float | None = Field(default=None, gt=0, description="prompt tokens/s at the padded length")
-    r_decode: float | None = Field(default=None, gt=0, description="output tokens/s per sequence")
-    l_fixed_ms: float | None = Field(default=None, ge=0, description="fixed overhead per request, ms")
-    slots: int = Field(default=1, ge=1, description="sequences one replica serves at once")
-    chips_per_replica: int | None = Field(default=None, ge=1)
-    slo_p99_ms: float | None = Field(default=None, gt=0, description="this bucket's p99 e2el SLO, ms")
-    ttft_p99_ms: float | None = Field(default=None, gt=0, description="this bucket's p99 TTFT SLO, ms")
-    tpot_p99_ms: float | None = Field(default=None, gt=0, description="this bucket's p99 TPOT SLO, ms")
+    max_prompt_tokens: int = Field(gt=0, le=MAX_TOKENS, description="compiled prompt length, tokens")
+    max_output_tokens: int = Field(gt=0, le=MAX_TOKENS, description="output cap, tokens")
+    r_prefill: float | None = Field(
+        default=None, gt=0, le=MAX_RATE_TOKENS_S, description="prompt tokens/s at the padded length"
+    )
+    r_decode: float | None = Field(default=None, gt=0, le=MAX_RATE_TOKENS_S, description="output tokens/s per sequence")
+    l_fixed_ms: float | None = Field(default=None, ge=0, le=MAX_MS, description="fixed overhead per request, ms")
+    slots: int = Field(default=1, ge=1, le=MAX_SLOTS, description="sequences one replica serves at once")
+    chips_per_replica: int | None = Field(default=None, ge=1, le=MAX_CHIPS)
+    slo_p99_ms: float | None = Field(default=None, gt=0, le=MAX_MS, description="this bucket's p99 e2el SLO, ms")
+    ttft_p99_ms: float | None = Field(default=None, gt=0, le=MAX_MS, description="this bucket's p99 TTFT SLO, ms")
+    tpot_p99_ms: float | None = Field(default=None, gt=0, le=MAX_MS, description="this bucket's p99 TPOT SLO, ms")
     profile: Path | None = None
     assumed: tuple[str, ...] = ()
     sources: dict[str, str] = Field(

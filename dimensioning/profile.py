@@ -29,12 +29,14 @@ kept, so later schema additions stay readable by this version.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dimensioning.errors import InvalidInput
+from dimensioning.inputs import MAX_TOKENS
 
 __all__ = [
     "PROFILE_SCHEMA",
@@ -52,7 +54,7 @@ PROFILE_SCHEMA = "lpuplan.profile/1"
 class Estimate(BaseModel):
     """A fitted value with its 95% confidence interval (same unit as value)."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
     value: float = Field(gt=0)
     ci95: tuple[float, float]
@@ -69,13 +71,13 @@ class Estimate(BaseModel):
 class BucketEstimate(Estimate):
     """``fit.r_prefill`` entry: prompt tokens/s at the padded length ``bucket``."""
 
-    bucket: int = Field(gt=0)
+    bucket: int = Field(gt=0, le=MAX_TOKENS)
 
 
 class ShapeCv(BaseModel):
     """Coefficient of variation of end-to-end service time for one shape."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
     prompt_tokens: int = Field(ge=0)
     output_tokens: int = Field(ge=0)
@@ -84,7 +86,7 @@ class ShapeCv(BaseModel):
 
 
 class ProfileFit(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
     r_prefill: tuple[BucketEstimate, ...]
     r_decode: Estimate
@@ -99,7 +101,7 @@ class ProfileFit(BaseModel):
 
 
 class Profile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
     schema_: Literal["lpuplan.profile/1"] = Field(alias="schema")
     artifact: dict[str, Any] = Field(default_factory=dict)
@@ -107,6 +109,23 @@ class Profile(BaseModel):
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+def _first_non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    """The first ``Infinity``/``NaN`` anywhere in a parsed JSON document, with its path (``fit.r_decode.value``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    if isinstance(value, dict):
+        items = ((f"{path}.{key}" if path else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    for sub_path, item in items:
+        found = _first_non_finite(item, sub_path)
+        if found is not None:
+            return found
+    return None
 
 
 def load_profile(path: Path, field: str = "profile") -> Profile:
@@ -117,6 +136,10 @@ def load_profile(path: Path, field: str = "profile") -> Profile:
         raise InvalidInput(field, str(path), "no such file; give the path of a profile written by `lpuplan bench`") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(field, str(path), f"cannot read it as JSON ({exc}); give a profile written by `lpuplan bench`") from None
+    bad = _first_non_finite(raw, "")
+    if bad is not None:
+        raise InvalidInput(f"{field} ({path}): {bad[0] or '(document)'}", bad[1],
+                           "a profile holds finite figures only; re-run `lpuplan bench` (or the import) for this figure")
     if not isinstance(raw, dict) or raw.get("schema") != PROFILE_SCHEMA:
         found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
         raise InvalidInput(f"{field}.schema", found, f'expected "{PROFILE_SCHEMA}"; regenerate the profile with `lpuplan bench`')
@@ -125,4 +148,7 @@ def load_profile(path: Path, field: str = "profile") -> Profile:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{field} ({path}): {loc}", first.get("input"), first["msg"]) from None
+        message = first["msg"]
+        if first["type"] == "finite_number":
+            message = "must be a finite number, not inf or nan; re-run `lpuplan bench` for this figure"
+        raise InvalidInput(f"{field} ({path}): {loc}", first.get("input"), message) from None

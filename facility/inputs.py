@@ -25,6 +25,7 @@ Example (the contract of issue 5)::
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -52,8 +53,45 @@ BYTES_PER_PARAMETER: dict[str, float] = {
 }
 
 
+def _first_non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    """The first ``inf``/``nan`` inside nested tables and lists, with its dotted path."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    if isinstance(value, dict):
+        items = ((f"{path}.{key}", item) for key, item in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    for sub_path, item in items:
+        found = _first_non_finite(item, sub_path)
+        if found is not None:
+            return found
+    return None
+
+
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Base of every facility table: frozen, no unknown keys, no ``inf``/``nan`` anywhere.
+
+    ``allow_inf_nan=False`` refuses non-finite floats in typed fields; free-form
+    tables (``override``, ``catalog``: ``dict[str, Any]``) are walked by
+    :meth:`_finite_free_form`, so a figure reaching the catalogue through them
+    is finite too (issue 12: one validation path per model).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _finite_free_form(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            if name in data and "Any" in str(field.annotation):
+                found = _first_non_finite(data[name], name)
+                if found is not None:
+                    raise ValueError(f"{found[0]} = {found[1]} is not a finite number: give the real figure")
+        return data
 
 
 class HardwareSpec(_Frozen):

@@ -14,7 +14,7 @@ import typer
 
 from lpuplan import __version__
 from lpuplan.cli_support import EXIT_INVALID, guarded, stderr, stdout
-from lpuplan.output import write_atomic
+from lpuplan.output import OutputPathError, check_output_file, write_atomic
 
 __all__ = ["app", "main"]
 
@@ -53,10 +53,13 @@ def init(
     from lpuplan.project import example_project_text  # imports load per command (docs/performance.md)
 
     target = directory / "lpuplan.toml"
+    if directory.exists() and not directory.is_dir():
+        raise OutputPathError("DIRECTORY", str(directory), "is a file: give a folder (it is created if missing)")
+    check_output_file("DIRECTORY", target)
     if target.exists() and not force:
         stderr.print(f"error: FILE = {str(target)!r}: exists; pass --force to overwrite it")
         raise typer.Exit(EXIT_INVALID)
-    write_atomic(target, example_project_text())
+    write_atomic(target, example_project_text(), option="DIRECTORY")
     stdout.print(f"wrote {target}")
 
 

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from dimensioning.errors import InvalidInput
 from lpuplan.cli_support import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_UNEXPECTED, guarded, stderr, stdout
-from lpuplan.output import dumps_json, write_atomic, write_json
+from lpuplan.output import check_output_file, dumps_json, write_atomic, write_json
 
 __all__ = ["register", "parse_int_list"]
 
@@ -170,6 +170,9 @@ def bench(
 
     from benchmarks.run import measure_profile
 
+    check_output_file("--output", output)
+    if samples is not None:
+        check_output_file("--samples", samples)
     check_created(created)
     if timeout_s <= 0:
         raise InvalidInput("--timeout-s", timeout_s, "give a positive number of seconds")
@@ -212,7 +215,7 @@ def bench(
         close = getattr(instance, "close", None)
         if close is not None:
             close()
-    write_json(output, result.profile)
+    write_json(output, result.profile, option="--output")
     if as_json:
         sys.stdout.write(dumps_json(result.profile))
     else:
@@ -234,6 +237,8 @@ def profile_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
 ) -> None:
     """Show a profile's fits, intervals and per-shape service CV; optionally plot them."""
+    if png is not None:
+        check_output_file("--png", png)
     from dimensioning.profile import load_profile  # pydantic models: loaded by the command
 
     profile = load_profile(file, field="FILE")
@@ -244,7 +249,7 @@ def profile_show(
         samples_path = (document.get("samples") or {}).get("path")
         if samples_path and not Path(samples_path).is_absolute():
             samples_path = str(file.parent / samples_path)
-        write_atomic(png, plot_profile(document, samples_path))
+        write_atomic(png, plot_profile(document, samples_path), option="--png")
     if as_json:
         sys.stdout.write(dumps_json(document))
         return
@@ -272,6 +277,7 @@ def profile_import(
     """Convert a SimFaaSInfer fitted_profile.json or BLIS coefficients into a profile (mapping recorded in it)."""
     from benchmarks.importers import import_blis, import_simfaasinfer
 
+    check_output_file("--output", output)
     check_created(created)
     if l_fixed_ms is not None and l_fixed_ms <= 0:
         raise InvalidInput("--l-fixed-ms", l_fixed_ms, "give a positive overhead in ms")
@@ -287,7 +293,7 @@ def profile_import(
         )
     else:
         raise InvalidInput("--from", from_format, "use simfaasinfer or blis")
-    write_json(output, document)
+    write_json(output, document, option="--output")
     if as_json:
         sys.stdout.write(dumps_json(document))
         return

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from dimensioning.errors import InvalidInput
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
-from lpuplan.output import dumps_json, write_atomic, write_json
+from lpuplan.output import check_output_set, dumps_json, output_set, write_atomic, write_json
 
 # The pipeline (scipy, numba, pydantic models) loads inside the commands that
 # use it, so `lpuplan --help` and `validate` stay fast (docs/performance.md).
@@ -68,14 +68,19 @@ def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: b
     from lpuplan.plan import build_plan
     from lpuplan.render_markdown import render_capacity_worksheet, render_inputs_worksheet
 
+    if out_dir is not None:
+        check_output_set("--out", out_dir)  # before any work: a bad --out costs nothing
     plan = build_plan(project, simulate=simulate, seed=seed, progress=progress)
     written: list[Path] = []
     if out_dir is not None:
-        written.append(write_json(out_dir / "plan.json", plan.to_dict()))
-        written.append(write_atomic(out_dir / "dimensioning_inputs.md", render_inputs_worksheet(plan, source)))
-        written.append(write_atomic(out_dir / "capacity_model.md", render_capacity_worksheet(plan)))
-        if plan.facility is not None:
-            written += write_facility_outputs(plan.facility, out_dir / "facility")
+        # one set: every file lands in a fresh folder swapped in at the end (lpuplan.output)
+        with output_set(out_dir, option="--out") as staging:
+            written.append(write_json(staging / "plan.json", plan.to_dict(), option="--out"))
+            written.append(write_atomic(staging / "dimensioning_inputs.md", render_inputs_worksheet(plan, source), option="--out"))
+            written.append(write_atomic(staging / "capacity_model.md", render_capacity_worksheet(plan), option="--out"))
+            if plan.facility is not None:
+                written += write_facility_outputs(plan.facility, staging / "facility")
+        written = [out_dir / path.relative_to(staging) for path in written]
     return plan, written
 
 
@@ -143,6 +148,7 @@ def register(app: typer.Typer) -> None:
         json_output: Annotated[bool, typer.Option("--json", help="Print plan.json to stdout and nothing else.")] = False,
     ) -> None:
         """The main job: size, admit, check, and write plan.json plus the worksheets."""
+        check_output_set("--out", out)
         from lpuplan.render_terminal import print_plan
 
         project, source = _load(file)

@@ -17,7 +17,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from facility.plan import FacilityResult
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
-from lpuplan.output import dumps_json, write_atomic
+from lpuplan.output import check_output_file, check_output_set, dumps_json, output_set, write_atomic
 
 __all__ = ["register", "write_facility_outputs", "render_facility_tables"]
 
@@ -142,6 +142,10 @@ def register(app: typer.Typer) -> None:
         Replicas are added where N+1 fails at [redundancy] level. The outputs are
         written even when a check fails: they show what fails and by how much.
         """
+        if out is not None:
+            check_output_set("--out", out)
+        if graph is not None:
+            check_output_file("--graph", graph)
         from lpuplan.project import load_project  # pydantic models: loaded by the command
 
         project = load_project(file)
@@ -151,11 +155,13 @@ def register(app: typer.Typer) -> None:
         result = plan_project_facility(project, progress=_progress(interactive))
         files: list[Path] = []
         if out is not None:
-            files = write_facility_outputs(result, out, show_progress=interactive)
+            with output_set(out, option="--out") as staging:  # the files arrive as one set
+                staged = write_facility_outputs(result, staging, show_progress=interactive)
+            files = [out / path.relative_to(staging) for path in staged]
         if graph is not None:
             from facility.topology import graphml_text
 
-            files.append(write_atomic(graph, graphml_text(result)))
+            files.append(write_atomic(graph, graphml_text(result), option="--graph"))
         if json_output:
             payload = result.to_dict()
             payload["files"] = [str(f) for f in files]

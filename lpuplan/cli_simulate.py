@@ -17,7 +17,7 @@ import typer
 from dimensioning.errors import InvalidInput
 from dimensioning.simulate.scenario import ROUTINGS, Failure, Pool, parse_failure
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
-from lpuplan.output import dumps_json, write_atomic, write_json
+from lpuplan.output import check_output_set, dumps_json, output_set, write_atomic, write_json
 
 if TYPE_CHECKING:
     from lpuplan.project import Project
@@ -361,6 +361,8 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput("--requests", requests, "give a positive number of requests")
         if jitter < 0:
             raise InvalidInput("--jitter", jitter, "give a coefficient of variation >= 0")
+        if out is not None:
+            check_output_set("--out", out)
         from dimensioning.simulate.run import simulate
 
         from lpuplan.project import load_project  # pydantic models: loaded by the command
@@ -397,9 +399,10 @@ def register(app: typer.Typer) -> None:
         )
         payload = result_dict(project, result, description)
         if out is not None:
-            write_json(out / "summary.json", payload)
-            write_atomic(out / "timeseries.csv", series.to_csv())
-            write_atomic(out / "simulate.png", plot_png(series, failure, f"{project.name}: simulated (seed {seed})"))
+            with output_set(out, option="--out") as staging:  # the three files arrive as one set
+                write_json(staging / "summary.json", payload, option="--out")
+                write_atomic(staging / "timeseries.csv", series.to_csv(), option="--out")
+                write_atomic(staging / "simulate.png", plot_png(series, failure, f"{project.name}: simulated (seed {seed})"), option="--out")
             payload["files"] = [str(out / name) for name in ("summary.json", "timeseries.csv", "simulate.png")]
         if json_out:
             stdout.print(dumps_json(payload), end="", markup=False, highlight=False, soft_wrap=True)

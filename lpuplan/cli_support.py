@@ -8,12 +8,15 @@ condition); 1 anything unexpected. Errors go to stderr, results to stdout.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 import traceback
+import typing
 from typing import Any, Callable, TypeVar
 
 import typer
+import typer.models
 from rich.console import Console
 
 from dimensioning.errors import InvalidInput, LpuplanError
@@ -27,6 +30,7 @@ __all__ = [
     "stderr",
     "guarded",
     "fail_invalid",
+    "check_finite_options",
 ]
 
 EXIT_OK = 0
@@ -48,12 +52,40 @@ def fail_invalid(error: InvalidInput) -> typer.Exit:
     return typer.Exit(EXIT_INVALID)
 
 
+def _option_name(command: Callable[..., Any], param: str) -> str:
+    """The option as the user types it (``--service-ms``) for a command parameter (``service_ms``)."""
+    try:
+        hint = typing.get_type_hints(command, include_extras=True).get(param)
+    except Exception:  # noqa: BLE001 - a name is only cosmetic; fall back to the spelling typer derives
+        hint = None
+    for meta in getattr(hint, "__metadata__", ()):
+        if isinstance(meta, typer.models.ArgumentInfo):
+            return param.upper()
+        decls = [d for d in getattr(meta, "param_decls", None) or () if d.startswith("-")]
+        if decls:
+            return max(decls, key=len)
+    return "--" + param.replace("_", "-")
+
+
+def check_finite_options(command: Callable[..., Any], values: dict[str, Any]) -> None:
+    """Refuse ``inf``/``nan`` in any float option of any command (one check for every flag).
+
+    click parses ``--rate inf`` and ``--rate nan`` as floats; no lpuplan figure
+    is meaningful there, so every command wrapped by :func:`guarded` refuses
+    them before doing any work, naming the option.
+    """
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInput(_option_name(command, name), value, "give a finite number (inf and nan are not figures)")
+
+
 def guarded(command: F) -> F:
     """Map lpuplan's exceptions to exit codes; no traceback unless LPUPLAN_DEBUG=1."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            check_finite_options(command, kwargs)
             return command(*args, **kwargs)
         except typer.Exit:
             raise

@@ -99,6 +99,12 @@ def _fix_for(error: dict[str, Any]) -> str:
         return "required: add it (see the README's project-file reference)"
     if msg.startswith("Value error, "):
         return msg[len("Value error, ") :]
+    if kind == "finite_number":
+        return "must be a finite number, not inf or nan: give the real figure"
+    limit = (error.get("ctx") or {}).get("le")
+    if kind == "less_than_equal" and limit is not None and limit > 1:  # the MAX_* limits, not a share's 1
+        return (f"is above {limit:,}, lpuplan's documented limit for this field (README.md, Limits):"
+                " check the unit and the figure")
     return msg.replace("Input should be", "must be")
 
 
@@ -187,8 +193,28 @@ def _apply_profile(bucket: Bucket, index: int, estimate: str) -> Bucket:
         if low <= 0:
             raise InvalidInput(f"{field}: fit.{name}.ci95", [low, high],
                                "the interval reaches zero or below: the fit is too uncertain to size from; measure more samples")
+    _check_profile_figures(bucket, update, field)
     update["measured"] = measured
     return bucket.model_copy(update=update)
+
+
+_PROFILE_KEYS = {"r_prefill": "fit.r_prefill", "r_decode": "fit.r_decode", "l_fixed_ms": "fit.l_fixed_s"}
+
+
+def _check_profile_figures(bucket: Bucket, update: dict[str, Any], field: str) -> None:
+    """Hold figures taken from a profile to the same ranges as figures written in the project file.
+
+    ``model_copy`` does not validate, so the bucket is validated again with the
+    profile's figures in place: one validation path whichever way a figure comes in.
+    """
+    try:
+        Bucket.model_validate({**bucket.model_dump(exclude={"measured"}), **update})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else ""
+        raise InvalidInput(f"{field}: {_PROFILE_KEYS.get(name, name)}", error.get("input"),
+                           f"{_fix_for(error)} (this figure comes from {bucket.profile}); re-measure it or"
+                           f" give {name} in the project file") from None
 
 
 def load_project(path: str | Path) -> Project:
