@@ -1,6 +1,8 @@
 """Every facility output as bytes, by file name; the CLI writes them atomically.
 
-Files: ``facility.json`` (the whole result), ``rack_plan.csv``,
+Files: ``facility.json`` (the whole result, compact JSON: a megabyte of
+per-node and per-domain detail that programs read; people read the CSVs and
+the workbook), ``rack_plan.csv``,
 ``budgets.csv``, ``failure_domains.csv``, ``netbox/*.csv`` and
 ``netbox/device_type.yaml`` (bulk import), ``rack_plan.xlsx`` and
 ``rack_plan.png``. Renderers only read the result.
@@ -21,7 +23,7 @@ __all__ = ["output_renderers", "render_facility_outputs"]
 
 
 def _json(result: FacilityResult) -> dict[str, bytes]:
-    return {"facility.json": dumps_json(result.to_dict()).encode("utf-8")}
+    return {"facility.json": dumps_json(result.to_dict(), compact=True).encode("utf-8")}
 
 
 def output_renderers() -> list[tuple[str, Callable[[FacilityResult], dict[str, bytes]]]]:

@@ -1,14 +1,16 @@
 """The rack-plan workbook in a real spreadsheet engine (LibreOffice headless), forced to recalculate.
 
-Skipped when ``soffice`` is not installed (CI: ``apt-get install -y --no-install-recommends
-libreoffice-calc``). With recalculation forced on load (OOXMLRecalcMode = 0, in an
-isolated profile; shared/reference/facility.md), a user string that starts with
-``=`` must still read back as that string: it was written as text, not as a formula.
+Skipped, loudly, when ``soffice`` is not installed (CI: ``bash .ci/libreoffice.sh`` installs
+Debian's ``libreoffice-calc-nogui``). With recalculation forced on load (OOXMLRecalcMode = 0,
+in an isolated profile), a user string that starts with ``=`` must still read back as that
+string (it was written as text, not as a formula), and the totals rows, the workbook's only
+formulas, must recalculate to the tool's sums.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import shutil
 import subprocess
 
@@ -22,7 +24,7 @@ from facility.plan import plan_facility
 from .conftest import make_facility
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) not installed")
+pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) not installed: run `bash .ci/libreoffice.sh`")
 
 EVIL = '=HYPERLINK("http://example.invalid","click")'
 
@@ -68,10 +70,19 @@ def test_libreoffice_reads_the_workbook_and_keeps_user_strings_as_text(tmp_path)
     book.write_bytes(rack_plan_xlsx(result))
     sheets = _to_csv(book, tmp_path)
     rows = sheets["Summary"]
-    assert rows[1][0] == "=1+1"  # the pool name, not 2
+    pools = [i for i, r in enumerate(rows) if r and r[0] == "pool"][0]
+    assert rows[pools + 1][0] == "=1+1"  # the pool name, not 2
     assert [r for r in rows if r and r[0] == "site"][0][1] == EVIL  # not "click"
     values = sheets["Budgets"]
     assert "row01-pod01" in sheets
     assert values[0][:3] == ["element", "check", "value"]
     assert float(values[1][2]) == pytest.approx(result.budget_checks[0].value)
-    assert len(values) - 1 == len(result.budget_checks)
+    assert len([r for r in values if any(r)]) - 1 == len(result.budget_checks)
+    # the totals are live formulas: recalculated by the engine, they equal the tool's sums
+    racks = sheets["Racks"]
+    header = racks[0]
+    total = next(r for r in racks if r and r[0] == "total")
+    for column, figure in (("max kW", "max_kw"), ("typical kW", "typical_kw"), ("heat BTU/h", "heat_btu_per_h"),
+                           ("airflow CFM", "airflow_cfm")):
+        expected = math.fsum(getattr(r, figure) for r in result.racks)
+        assert float(total[header.index(column)]) == pytest.approx(expected, rel=1e-9), column
