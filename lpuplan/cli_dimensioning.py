@@ -126,11 +126,19 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput("--servers", servers, "give at least 1 server")
         if capacity is not None and capacity < servers:
             raise InvalidInput("--capacity", capacity, f"K counts requests in system and must be >= --servers ({servers})")
-        if simulate is not None and simulate < 1000:
-            raise InvalidInput("--simulate", simulate, "simulate at least 1000 requests (confidence intervals need them)")
+        if simulate is not None:
+            from dimensioning.simulate.check import QUEUE_MAX_REQUESTS, simulate_queue
+            from dimensioning.simulate.fcfs import MAX_STATE
+
+            if not 1000 <= simulate <= QUEUE_MAX_REQUESTS:
+                raise InvalidInput("--simulate", simulate, f"simulate between 1000 and {QUEUE_MAX_REQUESTS:,} requests "
+                                   "(confidence intervals need at least 1000)")
+            if max(servers, capacity or 0) > MAX_STATE:
+                name = "--servers" if capacity is None else "--capacity"
+                raise InvalidInput(name, max(servers, capacity or 0),
+                                   f"the simulator holds at most {MAX_STATE:,} servers or places: drop --simulate")
         out = queue_figures(rate, service_ms / 1e3, servers, capacity)
         if simulate is not None:
-            from dimensioning.simulate.check import simulate_queue
 
             out["simulated"] = simulate_queue(rate, service_ms / 1e3, servers, capacity, simulate, seed)
         if json_output:
@@ -172,7 +180,8 @@ def _print_queue(out: dict[str, Any], rate: float, service_ms: float, servers: i
     kind = f"M/D/{servers}" + (f"/{capacity}" if capacity is not None else "")
     table = Table(title=f"{kind}: lambda = {rate:g}/s, D = {service_ms:g} ms ({out['method']})", title_justify="left")
     table.add_column("figure")
-    table.add_column("exact" if out["method"] == "exact" else "approximation", justify="right")
+    # the model's kind heads its column: exact, bound (never optimistic), simulated (upper 95% end), approximation
+    table.add_column({"simulated": "model (upper 95%)"}.get(out["method"], out["method"]), justify="right")
     sim = out.get("simulated")
     if sim:
         table.add_column("simulated (95% CI)", justify="right")

@@ -8,14 +8,27 @@ Needs the ``test`` extra (ciw). Prints requests simulated per second for
 - the Lindley fast path, compiled and vectorised (engine only, arrivals given);
 - ``simulate()`` end to end on the fast path (arrival draws + engine, no summary);
 
+- ``lpuplan queue --simulate N`` as a whole process (arrivals, engine,
+  percentiles, intervals, JSON out) at N = 2e6 and 2e7: the MARGINAL rate
+  (N2 - N1) / (t2 - t1), in wall time and in the child's CPU time (the
+  development machine is shared, so wall time alone swings with the load),
+  beside the baseline in the same run: the general ``simulate()`` (records +
+  summary, what ``queue --simulate`` ran before) at the same two sizes;
+
 and checks agreement: Ciw's p99 wait and the exact M/D/c p99 against the
 simulator's 95% interval, Ciw's own sectioning interval against ours (overlap).
-Targets: event loop >= 100x Ciw; fast path >= 10 million requests/s.
+Targets: event loop >= 100x Ciw; fast path >= 10 million requests/s;
+``queue --simulate`` marginal >= 10 million requests/s (issue 8, item 7).
 """
 
 from __future__ import annotations
 
+import json
+import resource
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -58,8 +71,44 @@ def run_ciw(requests: int, seed: int = 1) -> tuple[float, np.ndarray]:
     return wall, np.array([r.waiting_time for r in records])
 
 
+QUEUE_SIZES = (2_000_000, 20_000_000)
+
+
+def _queue_cli(requests: int) -> tuple[float, float]:
+    """(wall s, CPU s) of one ``lpuplan queue --simulate`` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("lpuplan")), "queue", "--rate", str(RATE), "--service-ms", str(SERVICE_S * 1e3),
+         "--servers", str(SERVERS), "--simulate", str(requests), "--json"],
+        check=True, capture_output=True, text=True,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert json.loads(out.stdout)["simulated"]["requests"] == requests
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def queue_marginal() -> dict[str, float]:
+    """Marginal requests/s of ``lpuplan queue --simulate`` and of the general ``simulate()`` baseline."""
+    _queue_cli(QUEUE_SIZES[0])  # warm the numba cache
+    small, large = (min((_queue_cli(n) for _ in range(2)), key=lambda x: x[1]) for n in QUEUE_SIZES)
+    extra = QUEUE_SIZES[1] - QUEUE_SIZES[0]
+    baseline = []
+    for n in QUEUE_SIZES:
+        cpu = time.process_time()
+        simulate(Pool(replicas=SERVERS), Poisson(RATE), DeterministicService(SERVICE_S), seed=5, requests=n)
+        baseline.append(time.process_time() - cpu)
+    return {
+        "queue_cli_marginal_wall_rps": extra / max(large[0] - small[0], 1e-9),
+        "queue_cli_marginal_cpu_rps": extra / max(large[1] - small[1], 1e-9),
+        "baseline_simulate_marginal_cpu_rps": extra / max(baseline[1] - baseline[0], 1e-9),
+    }
+
+
 def main() -> dict[str, float]:
     figures: dict[str, float] = {}
+    figures.update(queue_marginal())
     ciw_wall, ciw_waits = run_ciw(CIW_REQUESTS)
     figures["ciw_rps"] = CIW_REQUESTS / ciw_wall
 
@@ -112,6 +161,10 @@ def main() -> dict[str, float]:
         print(f"  {key:32s} {value:16,.4f}" if value < 1000 else f"  {key:32s} {value:16,.0f}")
     print(f"  event loop / Ciw: {figures['event_loop_rps'] / figures['ciw_rps']:,.0f}x (target >= 100x)")
     print(f"  fast path: {figures['lindley_compiled_rps'] / 1e6:,.1f} M requests/s (target >= 10)")
+    print(f"  queue --simulate marginal: {figures['queue_cli_marginal_cpu_rps'] / 1e6:,.1f} M requests/s CPU, "
+          f"{figures['queue_cli_marginal_wall_rps'] / 1e6:,.1f} M wall (target >= 10); "
+          f"{figures['queue_cli_marginal_cpu_rps'] / figures['baseline_simulate_marginal_cpu_rps']:,.1f}x "
+          "the general simulate() baseline")
     agree = ours.low <= ciw_p99 <= ours.high or (ciw_interval.low <= ours.high and ours.low <= ciw_interval.high)
     print(f"  Ciw p99 {ciw_p99:.4f} s vs ours {ours.value:.4f} s [{ours.low:.4f}, {ours.high:.4f}]: "
           f"{'agree' if agree else 'DISAGREE'} (intervals overlap or Ciw's point inside ours)")
@@ -124,6 +177,7 @@ def test_bench_simulate() -> None:
     figures = main()
     assert figures["event_loop_rps"] >= 100 * figures["ciw_rps"]
     assert figures["lindley_compiled_rps"] >= 10e6
+    assert figures["queue_cli_marginal_cpu_rps"] >= 10e6
 
 
 if __name__ == "__main__":

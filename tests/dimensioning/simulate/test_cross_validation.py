@@ -2,8 +2,9 @@
 
 Oracles are independent of the simulator: the exact M/D/c waiting-time law
 (dimensioning.queueing.MDc: roots + FFT of the Crommelin chain), Erlang B
-(closed form, insensitive to the service law), the M/D/1/K departure-epoch
-chain (written here from shared/reference/queueing.md), and the
+(truncated-Poisson closed form from scipy, insensitive to the service law),
+the M/D/1/K departure-epoch chain (solved here as a dense linear system;
+Tijms, *A First Course in Stochastic Models*, 2003, ch. 9), and the
 Pollaczek-Khinchine means.
 
 Each grid point asserts that the exact p99 lies inside the simulator's 99%
@@ -20,9 +21,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from dimensioning.queueing import MDc, MDcK
 from dimensioning.simulate import DeterministicService, Poisson, Pool, simulate, simulate_queue
-
-queueing = pytest.importorskip("dimensioning.queueing")
+import dimensioning.simulate.check as check
 
 GRID_REQUESTS = 1_000_000
 
@@ -31,7 +32,7 @@ GRID_REQUESTS = 1_000_000
 @pytest.mark.parametrize("rho", [0.3, 0.7, 0.9, 0.97])
 def test_wait_p99_matches_exact_mdc(servers: int, rho: float) -> None:
     rate = rho * servers
-    exact = queueing.MDc(arrival_rate=rate, service_time=1.0, servers=servers)
+    exact = MDc(arrival_rate=rate, service_time=1.0, servers=servers)
     result = simulate(
         Pool(replicas=servers),
         Poisson(rate),
@@ -70,10 +71,8 @@ def _md1k_blocking(rho: float, capacity: int) -> float:
 
 
 def _erlang_b(offered: float, servers: int) -> float:
-    blocking = 1.0
-    for n in range(1, servers + 1):
-        blocking = offered * blocking / (n + offered * blocking)
-    return blocking
+    """Erlang's formula as a truncated Poisson: P(X = c) / P(X <= c), X ~ Poisson(a)."""
+    return float(stats.poisson.pmf(servers, offered) / stats.poisson.cdf(servers, offered))
 
 
 @pytest.mark.parametrize(("rho", "capacity"), [(0.9, 5), (1.3, 10), (0.7, 3)])
@@ -94,21 +93,33 @@ def test_loss_system_matches_erlang_b(offered: float, servers: int) -> None:
     assert out["wait_p999_s"] == 0.0  # a loss system never queues
 
 
-def test_mdck_model_when_available() -> None:
-    """Against the queueing module's M/D/c/K, where it calls its figure exact."""
-    model_class = getattr(queueing, "MDcK", None)
-    if model_class is None:
-        pytest.skip("dimensioning.queueing.MDcK has not landed yet")
+def test_mdck_exact_routes_agree_with_the_simulator() -> None:
+    """Against MDcK where it calls its figure exact (c = 1: the chain; K = c: Erlang B)."""
     for servers, capacity, rho in [(1, 6, 0.9), (4, 4, 0.8)]:
-        model = model_class(arrival_rate=rho * servers, service_time=1.0, servers=servers, capacity=capacity)
+        model = MDcK(arrival_rate=rho * servers, service_time=1.0, servers=servers, capacity=capacity)
+        assert model.method == "exact"
         out = simulate_queue(rho * servers, 1.0, servers, capacity, 400_000, seed=11)
         low, high = out["blocking_probability_ci95"]
-        assert low - 0.01 <= model.blocking_probability <= high + 0.01
+        exact = model.blocking_probability
+        assert low - 0.01 * exact <= exact <= high + 0.01 * exact, (exact, low, high)
     # M/D/1/K is exact (departure-epoch chain): the admitted requests' p99 wait too.
-    model = model_class(arrival_rate=0.9, service_time=1.0, servers=1, capacity=6)
+    model = MDcK(arrival_rate=0.9, service_time=1.0, servers=1, capacity=6)
     result = simulate(Pool(replicas=1, queue_cap=5), Poisson(0.9), DeterministicService(1.0), seed=13,
                       requests=400_000, confidence=0.99)
     assert result.summary.wait["p99"].contains(model.wait.ppf(0.99))
+    out = simulate_queue(0.9, 1.0, 1, 6, 400_000, seed=13)
+    assert out["wait_p99_s_ci95"][0] <= model.wait.ppf(0.99) * 1.01
+    assert model.wait.ppf(0.99) <= out["wait_p99_s_ci95"][1] * 1.01
+
+
+def test_streaming_in_chunks_gives_the_same_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's state crosses chunk boundaries exactly: chunk size never changes a figure."""
+    whole = simulate_queue(14.4, 1.0, 16, 32, 200_000, seed=4)
+    monkeypatch.setattr(check, "_CHUNK", 777)
+    pieces = simulate_queue(14.4, 1.0, 16, 32, 200_000, seed=4)
+    for key, value in whole.items():
+        if key != "wall_s":
+            assert pieces[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
 
 
 def test_md1_mean_wait_matches_pollaczek_khinchine() -> None:
