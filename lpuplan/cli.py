@@ -83,6 +83,7 @@ _AREAS: tuple[str, ...] = (
     "lpuplan.cli_simulate",
     "lpuplan.cli_emulate",
     "lpuplan.cli_gameday",
+    "lpuplan.cli_load",
 )
 
 for _module in _AREAS:

@@ -1,0 +1,286 @@
+"""The open-loop runner: every request leaves at its scheduled time, answered or not.
+
+One asyncio loop and one ``httpx.AsyncClient`` with no connection limit (a
+pool limit would make requests wait for a connection: closed loop by the back
+door). A sender coroutine sleeps until each scheduled instant and starts the
+request's task; several due at once all start. It never waits for a
+response. The loop's timers have 1 ms granularity; with ``spin_s > 0`` the
+sender wakes that much early and yields (``asyncio.sleep(0)``, responses
+keep being read) until the instant: sharper sends for a busier CPU, worth
+it only when the generator has a core to itself.
+
+Every timestamp is ``time.perf_counter()`` in WALL seconds from the run's
+origin: ``scheduled_s`` (the plan), ``sent_s`` (when the request's task ran
+and handed the request to httpx), ``first_byte_s`` (response headers),
+``token_s`` (each content chunk, whatever its text: a byte token that is not
+valid UTF-8 on its own still counts), ``end_s``. The send lag
+``sent_s - scheduled_s`` is the generator's own delay and is reported, so a
+run whose generator fell behind is flagged rather than trusted.
+
+``time_scale`` (for ``lpuplan emulate --time-scale K``): the schedule is in
+emulated seconds and is played K times faster; the records stay in wall
+seconds and the summary converts latencies back (send lag stays wall).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from benchmarks.load.prompts import PromptSet
+from benchmarks.load.schedule import Schedule
+from benchmarks.openai_backend import parse_retry_after
+
+__all__ = ["RequestRecord", "LoadRun", "run_load", "run_load_async"]
+
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request of a load run (wall seconds from the run's origin)."""
+
+    index: int
+    shape: str
+    prompt_tokens: int
+    output_tokens: int  # requested (max_tokens)
+    scheduled_s: float
+    sent_s: float
+    first_byte_s: float | None
+    token_s: tuple[float, ...]
+    end_s: float | None
+    status: int  # HTTP status; 0 when no response came (connection or timeout)
+    error: str | None = None
+    retry_after_s: float | None = None
+    prompt_tokens_reported: int | None = None
+    completion_tokens: int | None = None
+    server: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and self.error is None and self.end_s is not None
+
+    @property
+    def first_token_s(self) -> float | None:
+        return self.token_s[0] if self.token_s else None
+
+    @property
+    def output_count(self) -> int:
+        return self.completion_tokens if self.completion_tokens is not None else len(self.token_s)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "request", "index": self.index, "shape": self.shape, "prompt_tokens": self.prompt_tokens,
+            "output_tokens": self.output_tokens, "scheduled_s": self.scheduled_s, "sent_s": self.sent_s,
+            "first_byte_s": self.first_byte_s, "first_token_s": self.first_token_s, "token_s": list(self.token_s),
+            "end_s": self.end_s, "status": self.status, "error": self.error, "retry_after_s": self.retry_after_s,
+            "prompt_tokens_reported": self.prompt_tokens_reported, "completion_tokens": self.completion_tokens,
+            "server": self.server,
+        }
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    """The records of one run and how it was driven."""
+
+    records: tuple[RequestRecord, ...]
+    url: str
+    rate: float
+    arrivals: str
+    seed: int
+    stream: bool
+    api: str
+    time_scale: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def header(self) -> dict[str, Any]:
+        return {"kind": "run", "url": self.url, "rate": self.rate, "arrivals": self.arrivals, "seed": self.seed,
+                "stream": self.stream, "api": self.api, "time_scale": self.time_scale, "requests": len(self.records),
+                "times": "wall seconds from the run's origin", **self.meta}
+
+
+def _is_token(choice: dict[str, Any]) -> bool:
+    """A content event: text present (even empty: a partial UTF-8 byte), not the role or final event."""
+    if "delta" in choice:
+        delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if content is None or "role" in delta and content == "":
+            return False
+        return content != "" or choice.get("finish_reason") is None
+    if "text" in choice:
+        text = choice.get("text")
+        if text is None:
+            return False
+        return text != "" or choice.get("finish_reason") is None
+    return False
+
+
+def _usage(body: dict[str, Any]) -> tuple[int | None, int | None, dict[str, Any] | None]:
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
+    groq = body.get("x_groq", {}).get("usage") if isinstance(body.get("x_groq"), dict) else None
+    timings = body.get("timings") if isinstance(body.get("timings"), dict) else None
+    source = usage or groq or {}
+    server = groq if isinstance(groq, dict) else ({"llama.cpp": timings} if timings else None)
+    prompt = source.get("prompt_tokens")
+    completion = source.get("completion_tokens")
+    return (prompt if isinstance(prompt, int) else None, completion if isinstance(completion, int) else None, server)
+
+
+class _Runner:
+    def __init__(self, url: str, schedule: Schedule, prompts: PromptSet, *, model: str, api: str, stream: bool,
+                 timeout_s: float, time_scale: float, extra_body: dict[str, Any] | None, spin_s: float = 0.0,
+                 warm_connections: int = 4) -> None:
+        self.spin_s = spin_s
+        self.warm_connections = warm_connections
+        self.base = url.rstrip("/")
+        self.schedule = schedule
+        self.prompts = prompts
+        self.model = model
+        self.api = api
+        self.stream = stream
+        self.timeout_s = timeout_s
+        self.scale = time_scale
+        self.extra = extra_body or {}
+        self.endpoint = f"{self.base}/chat/completions" if api == "chat" else f"{self.base}/completions"
+        self.origin = 0.0
+
+    def _body(self, text: str, max_tokens: int) -> bytes:
+        body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens, "temperature": 0.0, "stream": self.stream}
+        if self.api == "chat":
+            body["messages"] = [{"role": "user", "content": text}]
+        else:
+            body["prompt"] = text
+        if self.stream:
+            body["stream_options"] = {"include_usage": True}
+        body.update(self.extra)
+        return json.dumps(body).encode()
+
+    async def one(self, client: httpx.AsyncClient, i: int, scheduled: float, body: bytes, shape: str) -> RequestRecord:
+        clock = time.perf_counter
+        origin = self.origin
+        sent = clock() - origin
+        first_byte = None
+        tokens: list[float] = []
+        end = None
+        status = 0
+        error = None
+        retry_after = None
+        prompt_reported = completion = None
+        server = None
+        sched = self.schedule
+        try:
+            request = client.build_request("POST", self.endpoint, content=body,
+                                           headers={"content-type": "application/json"})
+            response = await client.send(request, stream=True)
+            try:
+                first_byte = clock() - origin
+                status = response.status_code
+                if status != 200:
+                    await response.aread()
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    ms = response.headers.get("retry-after-ms")
+                    if ms is not None:
+                        try:
+                            retry_after = float(ms) / 1e3
+                        except ValueError:
+                            pass
+                    error = f"HTTP {status}: {response.text[:160]}"
+                    end = clock() - origin
+                elif self.stream:
+                    finished = False
+                    async for line in response.aiter_lines():
+                        if not line.startswith("data:"):
+                            continue
+                        now = clock() - origin
+                        payload = line[5:].strip()
+                        if payload == "[DONE]":
+                            finished = True
+                            break
+                        chunk = json.loads(payload)
+                        if "error" in chunk:
+                            error = f"error event: {str(chunk['error'])[:160]}"
+                            break
+                        for choice in chunk.get("choices") or ():
+                            if _is_token(choice):
+                                tokens.append(now)
+                            if choice.get("finish_reason"):
+                                finished = True
+                        p, c, s = _usage(chunk)
+                        prompt_reported = p if p is not None else prompt_reported
+                        completion = c if c is not None else completion
+                        server = s if s is not None else server
+                    end = clock() - origin
+                    if not finished and error is None:
+                        error = "stream ended before its final event"
+                else:
+                    data = json.loads(await response.aread())
+                    end = clock() - origin
+                    tokens.append(end)  # one event: the whole answer
+                    prompt_reported, completion, server = _usage(data)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            error = f"timeout: {type(exc).__name__}"
+        except (httpx.HTTPError, json.JSONDecodeError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {str(exc)[:160]}"
+        return RequestRecord(
+            index=i, shape=shape, prompt_tokens=int(sched.prompt_tokens[i]), output_tokens=int(sched.output_tokens[i]),
+            scheduled_s=scheduled, sent_s=sent, first_byte_s=first_byte, token_s=tuple(tokens), end_s=end,
+            status=status, error=error, retry_after_s=retry_after, prompt_tokens_reported=prompt_reported,
+            completion_tokens=completion, server=server,
+        )
+
+    async def run(self, lead_s: float = 0.05) -> list[RequestRecord]:
+        sched = self.schedule
+        bodies = [self._body(self.prompts.take(int(p)), int(o)) for p, o in zip(sched.prompt_tokens, sched.output_tokens)]
+        names = [s.name for s in sched.shapes]
+        times = (sched.times_s / self.scale).tolist()
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=30.0)
+        timeout = httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0))
+        async with httpx.AsyncClient(limits=limits, timeout=timeout, headers={"accept": "text/event-stream"}) as client:
+            if self.warm_connections:  # connection set-up is not the server's latency: open some first
+                await asyncio.gather(*(client.get(f"{self.base}/models") for _ in range(self.warm_connections)),
+                                     return_exceptions=True)
+            tasks: list[asyncio.Task[RequestRecord]] = []
+            clock = time.perf_counter
+            sleep = asyncio.sleep
+            self.origin = clock() + lead_s
+            origin = self.origin
+            spin = self.spin_s
+            n = len(times)
+            i = 0
+            while i < n:
+                target = times[i]
+                delay = target - (clock() - origin)
+                if delay > spin:
+                    await sleep(delay - spin)
+                if spin:
+                    while clock() - origin < target:
+                        await sleep(0)
+                now = clock() - origin
+                while i < n and times[i] <= now:  # everything due leaves now, in order
+                    tasks.append(asyncio.create_task(self.one(client, i, times[i], bodies[i], names[int(sched.shape_index[i])])))
+                    i += 1
+            return list(await asyncio.gather(*tasks))
+
+
+async def run_load_async(url: str, schedule: Schedule, prompts: PromptSet, *, model: str = "default",
+                         api: str = "completions", stream: bool = True, timeout_s: float = 60.0,
+                         time_scale: float = 1.0, extra_body: dict[str, Any] | None = None,
+                         spin_s: float = 0.0, warm_connections: int = 4) -> LoadRun:
+    """Play ``schedule`` against the OpenAI-compatible server at ``url`` (ends in ``/v1``)."""
+    runner = _Runner(url, schedule, prompts, model=model, api=api, stream=stream, timeout_s=timeout_s,
+                     time_scale=time_scale, extra_body=extra_body, spin_s=spin_s,
+                     warm_connections=warm_connections)
+    records = await runner.run()
+    return LoadRun(tuple(records), url, schedule.rate, schedule.arrivals, schedule.seed, stream, api, time_scale,
+                   {"tokenizer": prompts.tokenizer, "model": model})
+
+
+def run_load(url: str, schedule: Schedule, prompts: PromptSet, **options: Any) -> LoadRun:
+    """Synchronous wrapper of :func:`run_load_async` (its own event loop)."""
+    return asyncio.run(run_load_async(url, schedule, prompts, **options))
