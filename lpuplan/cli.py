@@ -84,6 +84,7 @@ _AREAS: tuple[str, ...] = (
     "lpuplan.cli_emulate",
     "lpuplan.cli_gameday",
     "lpuplan.cli_load",
+    "lpuplan.cli_fidelity",
 )
 
 for _module in _AREAS:

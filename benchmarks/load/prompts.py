@@ -92,7 +92,11 @@ def build_prompts(lengths: Iterable[int], tokenizer: str, base_url: str, model: 
         return PromptSet(texts, tokenizer)
     counter = _server_counter(base_url, model, timeout_s) if tokenizer == "server" else None
     builder = PromptBuilder(counter)
-    builder.calibrate(lambda text: _probe_prompt_tokens(base_url, model, api, text, timeout_s), nonce=seed)
+    if counter is not None:  # the request's own tokens (BOS, chat template): one short probe
+        probe = "calibrate lengths"
+        builder.overhead = _probe_prompt_tokens(base_url, model, api, probe, timeout_s) - counter(probe)
+    else:
+        builder.calibrate(lambda text: _probe_prompt_tokens(base_url, model, api, text, timeout_s), nonce=seed)
     nonce = seed * 1_000_003
     for n in wanted:
         texts[n] = []
