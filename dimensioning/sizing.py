@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+import dataclasses
+from typing import Any, Callable
 
 from dimensioning.admission import AdmissionState, admission_state
 from dimensioning.inputs import Admission, Bucket, Headroom, Redundancy, Slo, Workload
@@ -71,6 +72,8 @@ __all__ = [
     "least_replicas",
     "stable_floor",
     "size_bucket",
+    "size_pool",
+    "resized",
 ]
 
 # upper end of the replica search: beyond this the answer is "not attainable"
@@ -308,6 +311,7 @@ class BucketSizing:
     pool: PoolSpec | None = None
     verdict_normal: PoolVerdict | None = None
     verdict_degraded: PoolVerdict | None = None
+    referee: dict[str, Any] | None = None
 
     @property
     def replicas_operational_degraded(self) -> int:
@@ -320,6 +324,19 @@ class BucketSizing:
         for verdict in (self.verdict_normal, self.verdict_degraded):
             if verdict is not None:
                 out += verdict.checks
+        return out
+
+    @property
+    def figure_kinds(self) -> dict[str, str]:
+        """``constraint (state)`` -> the kind that decides it, after the referee (the rule)."""
+        out: dict[str, str] = {}
+        for state, verdict in (("normal", self.verdict_normal), ("degraded", self.verdict_degraded)):
+            if verdict is None:
+                continue
+            for c in verdict.checks:
+                refereed = self.referee is not None and any(
+                    r["constraint"] == c.constraint and r["state"] == state for r in self.referee["figures"])
+                out[f"{c.constraint} ({state})"] = "simulated" if refereed and not c.safe else c.kind
         return out
 
     @property
@@ -428,12 +445,10 @@ def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float | None = No
     spec = dedicated_pool_spec(bucket, traffic, targets, lat)
     service = spec.classes[0].service
     s = service.total_s
-    lam = traffic.arrival_rate
     slots = bucket.slots
     lost = targets.replicas_lost
-    scv = targets.arrival_scv
 
-    if lam == 0:
+    if traffic.arrival_rate == 0:
         zero = Constraint("no traffic", 0, "no request falls in this bucket")
         state = pool_state(0.0, s, 0, slots)
         return BucketSizing(bucket.label, traffic, service, slots, bucket.chips_per_replica, slots / s, lat.e2el_s,
@@ -441,8 +456,20 @@ def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float | None = No
                             0.0, spec, None, None)
 
     replicas, constraints, binding, reasons = size_pool(spec)
-    feasible = not reasons
+    return _assemble(bucket.label, traffic, spec, lat, bucket.chips_per_replica, replicas, constraints, binding, reasons)
+
+
+def _assemble(name: str, traffic: BucketTraffic, spec: PoolSpec, lat: LatencyTargets, chips_per_replica: int | None,
+              replicas: int, constraints: tuple[Constraint, ...], binding: tuple[str, ...], reasons: list[str],
+              referee: dict[str, Any] | None = None) -> BucketSizing:
     cls = spec.classes[0]
+    service = cls.service
+    s = service.total_s
+    lam = spec.arrival_rate
+    slots = spec.slots
+    lost = spec.replicas_lost
+    scv = spec.arrival_scv
+    feasible = not reasons
     ttft_budget = None
     factor = queue_factor(cls, spec, False)
     if factor is not None and (cls.ttft_slo_s is not None or cls.ttft_slo_degraded_s is not None):
@@ -450,11 +477,11 @@ def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float | None = No
     slo_cap = min(lat.e2el_s, lat.e2el_degraded_s)
     op = max(replicas - lost, 0)
     return BucketSizing(
-        name=bucket.label,
+        name=name,
         traffic=traffic,
         service=service,
         slots=slots,
-        chips_per_replica=bucket.chips_per_replica,
+        chips_per_replica=chips_per_replica,
         mu=slots / s,
         slo_s=lat.e2el_s,
         degraded_slo_s=lat.e2el_degraded_s,
@@ -472,4 +499,22 @@ def size_bucket(bucket: Bucket, traffic: BucketTraffic, slo_s: float | None = No
         pool=spec,
         verdict_normal=evaluate_pool(spec, replicas, degraded=False) if feasible else None,
         verdict_degraded=evaluate_pool(spec, op, degraded=True) if feasible else None,
+        referee=referee,
     )
+
+
+def resized(sizing: BucketSizing, replicas: int, constraint: Constraint,
+            referee: dict[str, Any] | None = None) -> BucketSizing:
+    """``sizing`` with a further constraint (e.g. the simulator referee's) and the replica count it asks for."""
+    assert sizing.pool is not None
+    constraints = sizing.constraints + (constraint,)
+    reasons = [sizing.infeasible_reason] if sizing.infeasible_reason else []
+    if constraint.replicas_needed is None:
+        reasons.append(f"{constraint.name}: {constraint.detail}")
+        binding: tuple[str, ...] = (constraint.name,)
+    else:
+        binding = tuple(c.name for c in constraints if c.replicas_needed == replicas)
+    lat = LatencyTargets(sizing.slo_s, sizing.degraded_slo_s, sizing.pool.classes[0].ttft_slo_s,
+                         sizing.pool.classes[0].ttft_slo_degraded_s, sizing.pool.classes[0].tpot_slo_s)
+    return _assemble(sizing.name, sizing.traffic, sizing.pool, lat, sizing.chips_per_replica, replicas, constraints,
+                     binding, reasons, referee if referee is not None else sizing.referee)

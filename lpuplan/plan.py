@@ -40,6 +40,7 @@ class Check:
     limit: float | None
     unit: str
     detail: str
+    kind: str = ""  # the figure's kind (exact | bound | approximation+margin | simulated | approximation); "" if none
 
 
 @dataclass(frozen=True)
@@ -218,12 +219,44 @@ def size_project(project: Project) -> tuple[Targets, TrafficSplit, tuple[BucketS
     return targets, split, dedicated, shared
 
 
+def _figure_checks(b: BucketSizing) -> list[Check]:
+    """One check per deciding figure of a dedicated pool, each with its kind (the rule).
+
+    A figure that is an approximation without a safe margin does not decide:
+    where the simulator referee judged it, the referee's figure (conservative
+    end of its interval) stands in its place.
+    """
+    refereed = {(r["state"], r["constraint"]): r for r in (b.referee or {}).get("figures", [])}
+    checks = []
+    for state, verdict in (("normal", b.verdict_normal), ("degraded", b.verdict_degraded)):
+        if verdict is None:
+            continue
+        lost = f"; {b.replicas_lost} replica(s) lost" if state == "degraded" else ""
+        for f in verdict.checks:
+            name = f"{f.constraint} ({state})"
+            row = refereed.get((state, f.constraint))
+            if not f.safe and row is not None:
+                high = row["ci95"][1]
+                checks.append(Check(name, b.name, bool(row["passed"]), high, row["limit"], f.unit,
+                                    f"simulated, conservative end of the 95% interval [{row['ci95'][0]:.4g}, {high:.4g}]"
+                                    f" with {row['replicas_operational']} replicas up (the {f.kind} figure"
+                                    f" {f.value:.4g} does not decide){lost}", "simulated"))
+            elif not f.safe:
+                checks.append(Check(name, b.name, False, f.value, f.limit, f.unit,
+                                    f"{f.kind} without a safe margin and not refereed by the simulator: {f.note}{lost}",
+                                    f.kind))
+            else:
+                checks.append(Check(name, b.name, f.passed, f.value, f.limit, f.unit, f"{f.kind}: {f.note}{lost}",
+                                    f.kind))
+    return checks
+
+
 def _checks(project: Project, targets: Targets, split: TrafficSplit, dedicated: tuple[BucketSizing, ...]) -> list[Check]:
     checks = [
         Check("unserved prompts", "workload", split.share_unserved <= targets.shed_target, split.share_unserved,
               targets.shed_target, "share",
               f"{split.share_unserved:.3%} of prompts exceed the largest bucket ({project.buckets[-1].max_prompt_tokens} tokens)"
-              " and cannot be served; add a larger bucket if this exceeds the shed target"),
+              " and cannot be served; add a larger bucket if this exceeds the shed target", "exact"),
     ]
     for b in dedicated:
         if b.traffic.arrival_rate == 0:
@@ -231,14 +264,7 @@ def _checks(project: Project, targets: Targets, split: TrafficSplit, dedicated: 
         checks.append(Check("sizing feasible", b.name, b.feasible, None, None, "", b.infeasible_reason or "every constraint attainable"))
         if not b.feasible:
             continue
-        checks.append(Check("p99 latency (normal)", b.name, b.normal.latency_p99_s <= b.slo_s, b.normal.latency_p99_s, b.slo_s, "s",
-                            f"{b.normal.method} ({b.normal.method_note})" if b.normal.method != "exact" else "M/D/c exact, service at its bucket bound"))
-        checks.append(Check("p99 latency (degraded)", b.name, b.degraded.latency_p99_s <= b.degraded_slo_s, b.degraded.latency_p99_s,
-                            b.degraded_slo_s, "s", f"{b.replicas_lost} replica(s) lost"))
-        for state, label in ((b.admission_normal, "normal"), (b.admission_degraded, "degraded")):
-            if state is not None:
-                checks.append(Check(f"shed ({label})", b.name, state.shed_probability <= targets.shed_target, state.shed_probability,
-                                    targets.shed_target, "probability", f"M/D/c/K, {state.method}: Queue_cap = {state.queue_cap}"))
+        checks += _figure_checks(b)
     return checks
 
 
@@ -259,7 +285,8 @@ def _simulated_checks(simulated: SimulatedFigures) -> list[Check]:
             if "slo_s" not in row:
                 continue
             checks.append(Check("p99 latency (simulated, bursty arrivals)", name, row["within_slo"], row["latency_p99_s"], row["slo_s"], "s",
-                                "simulated at the bucket bound; passes when the 95% interval's upper end is within the SLO"))
+                                "simulated at the bucket bound; passes when the 95% interval's upper end is within the SLO",
+                                "simulated"))
     return checks
 
 
@@ -274,6 +301,12 @@ def build_plan(project: Project, *, simulate: bool = False, place: bool = True, 
     and checks budgets and N+k.
     """
     targets, split, dedicated, shared = size_project(project)
+    if any(b.unsafe_figures for b in dedicated):
+        # the rule: a figure that decides N is exact, a bound, an approximation with a safe margin, or
+        # decided by the simulator at the conservative end of its interval; the referee does the last
+        from lpuplan.plan_simulated import referee_project
+
+        dedicated, _ = referee_project(dedicated, **({} if seed is None else {"seed": seed}), progress=progress)
     checks = _checks(project, targets, split, dedicated)
     facility = None
     unsized = [b.name for b in dedicated if not b.feasible]

@@ -50,20 +50,26 @@ def print_sizing(plan: Plan, console: Console) -> None:
         + (f", {shared_chips:,} chips" if shared_chips is not None else "")
         + f" (binding: {', '.join(sh.binding) or '-'}; {sh.method})"
     )
-    methods = {b.normal.method for b in plan.dedicated}
-    note = "M/D/c exact, service at the bucket bound (output at its cap)" if methods <= {"exact"} else \
-        "approximation: " + "; ".join(sorted({b.normal.method_note for b in plan.dedicated if b.normal.method != 'exact'}))
-    console.print(f"latency method: {note}")
+    # the rule: every figure that decides N says its kind (docs/queueing.md, "The rule")
+    console.print("figure kinds (exact | bound | approximation+margin | simulated):")
+    for b in plan.dedicated:
+        kinds: dict[str, list[str]] = {}
+        for figure, kind in b.figure_kinds.items():
+            kinds.setdefault(kind, []).append(figure)
+        if kinds:
+            console.print(f"  {b.name}: " + "; ".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(kinds.items())))
+    if sh.method not in ("exact", "bound", "approximation+margin", "simulated"):
+        console.print(f"  shared pool: {sh.method} ({sh.method_note}); refereed only by `lpuplan plan --simulate`")
     if plan.assumptions:
         console.print(f"[yellow]{len(plan.assumptions)} figures are assumed[/] (see dimensioning_inputs.md); validate them with `lpuplan bench`.")
 
 
 def print_checks(plan: Plan, console: Console) -> None:
     table = Table(title="Checks", title_justify="left")
-    for column in ("check", "subject", "result", "detail"):
+    for column in ("check", "subject", "result", "kind", "detail"):
         table.add_column(column)
     for c in plan.checks:
-        table.add_row(c.name, c.subject, "[green]PASS[/]" if c.passed else "[bold red]FAIL[/]", c.detail)
+        table.add_row(c.name, c.subject, "[green]PASS[/]" if c.passed else "[bold red]FAIL[/]", c.kind or "-", c.detail)
     console.print(table)
     console.print("[green]every check passes[/]" if plan.passed else "[bold red]the plan fails a check[/] (exit 3)")
 
