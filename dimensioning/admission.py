@@ -29,8 +29,9 @@ service time really is D. Per replica (a replica queueing for its own
 
 Shed probability at the peak comes from M/D/c/K with ``K = c + Queue_cap``
 (a central router queue feeding every slot): exact for c = 1 and for
-Queue_cap = 0 (Erlang B), a labelled approximation otherwise
-(:class:`dimensioning.queueing.MDcK`).
+Queue_cap = 0 (Erlang B), otherwise a bound or simulated at the upper end of
+its interval (:class:`dimensioning.queueing.MDcK`); with bursty arrivals
+GI/D/c/K, simulated (:class:`dimensioning.queueing.GIDcK`).
 
 Work-based threshold (shared pools, mixed service times)
 --------------------------------------------------------
@@ -48,7 +49,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from dimensioning.queueing import MDcK
+from dimensioning.queueing import GIDcK, MDcK
 
 __all__ = [
     "AdmissionState",
@@ -115,9 +116,9 @@ def admission_state(
     ``ttft_wait_budget_s``: ``SLO_ttft - T_first`` when a TTFT objective
     applies; the cap then keeps both. Returns None when the service time alone
     exceeds the SLO (no cap helps).
-    With no replicas every request is shed. The shed probability assumes
-    Poisson arrivals; with ``arrival_scv != 1`` it is labelled an
-    approximation (bursty input sheds more: use the simulator to referee).
+    With no replicas every request is shed. Poisson arrivals: M/D/c/K (exact,
+    a bound, or simulated); bursty (``arrival_scv != 1``): GI/D/c/K, simulated
+    at the upper end of its interval.
     """
     factor = queue_depth_factor(service_time_s, slo_s)
     if factor is not None and ttft_wait_budget_s is not None:
@@ -132,7 +133,12 @@ def admission_state(
         return AdmissionState(0, slots, 0, slots * factor, 0, 0, 1.0 if arrival_rate > 0 else 0.0, bound, "exact", "no replica: everything is shed")
     if arrival_rate == 0:
         return AdmissionState(replicas, slots, servers, slots * factor, queue_cap, servers + queue_cap, 0.0, bound, "exact", "no traffic")
-    model = MDcK(arrival_rate=arrival_rate, service_time=service_time_s, servers=servers, capacity=servers + queue_cap)
+    if arrival_scv == 1.0:
+        model: MDcK | GIDcK = MDcK(arrival_rate=arrival_rate, service_time=service_time_s, servers=servers,
+                                   capacity=servers + queue_cap)
+    else:
+        model = GIDcK(arrival_rate=arrival_rate, service_time=service_time_s, servers=servers,
+                      capacity=servers + queue_cap, arrival_scv=arrival_scv)
     return AdmissionState(
         replicas=replicas,
         c_max_per_replica=slots,
@@ -142,9 +148,8 @@ def admission_state(
         capacity=servers + queue_cap,
         shed_probability=float(model.blocking_probability),
         max_latency_admitted_s=bound,
-        method=model.method if arrival_scv == 1.0 else "approximation",
-        method_note=model.method_note if arrival_scv == 1.0 else
-        f"M/D/c/K for Poisson arrivals; the input is bursty (SCV {arrival_scv:g}), which sheds more: see the simulator",
+        method=model.method,
+        method_note=model.method_note,
     )
 
 

@@ -40,7 +40,7 @@ from functools import lru_cache
 from typing import Iterable
 
 from dimensioning.admission import depth_factor_for_budget, queue_depth_factor
-from dimensioning.queueing import MG1, MDc, MDcK, MGc, GIDc
+from dimensioning.queueing import MG1, MDc, MDcK, MGc, GIDc, GIDcK
 from dimensioning.service_time import ServiceTime
 
 __all__ = [
@@ -225,9 +225,9 @@ def wait_quantile(arrival_rate: float, times: tuple[float, ...], shares: tuple[f
                   arrival_scv: float, quantile: float = QUANTILE) -> tuple[float, str, str]:
     """(quantile of the pool's queueing delay W in s, kind, note); inf when unstable.
 
-    One service time: M/D/c (exact) or GI/D/c for bursty arrivals; a mixture:
-    M/G/1 (exact) or M/G/c. Bursty mixtures are taken as Poisson and say so
-    (kind ``approximation``: the simulator referees them).
+    One service time: M/D/c (exact) or GI/D/c for bursty arrivals (simulated
+    at the upper end of its interval); a mixture: M/G/1 (exact) or M/G/c
+    (simulated, any arrival SCV).
     """
     load = arrival_rate * math.fsum(t * p for t, p in zip(times, shares))
     if arrival_rate == 0:
@@ -239,17 +239,12 @@ def wait_quantile(arrival_rate: float, times: tuple[float, ...], shares: tuple[f
             model = MDc(arrival_rate=arrival_rate, service_time=times[0], servers=servers)
         else:
             model = GIDc(arrival_rate=arrival_rate, service_time=times[0], servers=servers, arrival_scv=arrival_scv)
-        note = model.method_note
+    elif servers == 1 and arrival_scv == 1.0:
+        model = MG1(arrival_rate=arrival_rate, service_times=list(times), probabilities=list(shares))
     else:
-        if servers == 1:
-            model = MG1(arrival_rate=arrival_rate, service_times=list(times), probabilities=list(shares))
-        else:
-            model = MGc(arrival_rate=arrival_rate, service_times=list(times), probabilities=list(shares), servers=servers)
-        note = model.method_note
-        if arrival_scv != 1.0:
-            return float(model.wait.ppf(quantile)), "approximation", (
-                f"{note}; arrivals taken as Poisson (the input's SCV is {arrival_scv:g})")
-    return float(model.wait.ppf(quantile)), figure_kind(model.method), note
+        model = MGc(arrival_rate=arrival_rate, service_times=list(times), probabilities=list(shares), servers=servers,
+                    arrival_scv=arrival_scv)
+    return float(model.wait.ppf(quantile)), figure_kind(model.method), model.method_note
 
 
 @lru_cache(maxsize=4096)
@@ -260,10 +255,11 @@ def shed_probability(arrival_rate: float, service_s: float, servers: int, capaci
         return (1.0 if arrival_rate > 0 else 0.0), "exact", "no replica: everything is shed"
     if arrival_rate == 0:
         return 0.0, "exact", "no traffic"
-    model = MDcK(arrival_rate=arrival_rate, service_time=service_s, servers=servers, capacity=capacity)
-    if arrival_scv != 1.0:
-        return float(model.blocking_probability), "approximation", (
-            f"M/D/c/K for Poisson arrivals; the input is bursty (SCV {arrival_scv:g}), which sheds more")
+    if arrival_scv == 1.0:
+        model: MDcK | GIDcK = MDcK(arrival_rate=arrival_rate, service_time=service_s, servers=servers, capacity=capacity)
+    else:
+        model = GIDcK(arrival_rate=arrival_rate, service_time=service_s, servers=servers, capacity=capacity,
+                      arrival_scv=arrival_scv)
     return float(model.blocking_probability), figure_kind(model.method), model.method_note
 
 

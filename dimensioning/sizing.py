@@ -131,6 +131,8 @@ class LatencyTargets:
 
 def _override(project_normal: float | None, project_degraded: float | None,
               bucket_ms: float | None) -> tuple[float | None, float | None]:
+    if project_degraded is None:
+        project_degraded = project_normal  # a degraded objective defaults to the normal one
     if bucket_ms is None:
         return project_normal, project_degraded
     own = bucket_ms / 1e3
