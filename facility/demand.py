@@ -2,26 +2,31 @@
 
 A pool is one shape bucket's dedicated replicas. Each replica serves ``slots``
 sequences at once, each with the bucket's deterministic service time ``S``,
-so a pool of ``N`` replicas is an M/D/c queue with ``c = N * slots`` servers and
-``mu = 1 / S`` per server (DESIGN.md, "Queueing core"). The checks:
+so a pool of ``N`` replicas is a queue with ``c = N * slots`` servers;
+``mu = slots / S`` is the service rate **per replica** (req/s), as in the
+sizing (``dimensioning.service_time``).
 
-- capacity: ``lambda <= rho_target * N * slots / S``;
-- latency: the sojourn time's p99 (queueing delay + ``S``) within the SLO, from
-  ``dimensioning.queueing.MDc(arrival_rate, service_time, servers).sojourn.ppf(0.99)``.
-  This is exact (the bucket bound makes M/D/c exact and safe).
+Whether a pool passes is decided by ONE function, the sizing's
+:func:`dimensioning.pool.evaluate_pool` (DESIGN.md: the sizing, the facility's
+N+k feedback, game days and search all call it): utilisation against
+``rho_target``, the p99 e2el (and TTFT where given) latency of the arrival
+process the workload declares (M/D/c for Poisson, GI/D/c for bursty
+arrivals), and the shed target. A :class:`PoolDemand` built by the project
+glue carries the sizing's own :class:`~dimensioning.pool.PoolSpec`; one built
+by hand gets a one-class spec from its fields (:func:`pool_spec`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any
 
 from dimensioning.errors import InvalidInput
-from dimensioning.queueing import MDc
+from dimensioning.pool import PoolSpec, PoolVerdict, ServiceClass, evaluate_pool
+from dimensioning.service_time import ServiceTime
 
-__all__ = ["PoolDemand", "PoolCheck", "check_pool", "sojourn_p99"]
+__all__ = ["PoolDemand", "PoolCheck", "check_pool", "pool_spec"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,10 @@ class PoolDemand:
     """One bucket's pool as the facility model sees it (units in the names; SI seconds).
 
     ``replicas`` is the starting count (from sizing); the facility model may add
-    replicas until N+1 holds at the required failure-domain level.
+    replicas until N+k holds at the required failure-domain level. ``pool``,
+    when given, is the sizing's spec of this pool and decides every check
+    (its arrival SCV, TTFT and shed targets included); the scalar fields then
+    describe it for reports.
     """
 
     name: str
@@ -42,6 +50,8 @@ class PoolDemand:
     rho_target_degraded: float
     rho_target_normal: float | None = None
     slo_degraded_p99_s: float | None = None
+    arrival_scv: float = 1.0
+    pool: PoolSpec | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -52,6 +62,7 @@ class PoolDemand:
             "arrival_rate": self.arrival_rate >= 0,
             "slo_p99_s": self.slo_p99_s > 0,
             "rho_target_degraded": 0 < self.rho_target_degraded < 1,
+            "arrival_scv": self.arrival_scv > 0,
         }
         if self.rho_target_normal is not None:
             checks["rho_target_normal"] = 0 < self.rho_target_normal < 1
@@ -71,12 +82,43 @@ class PoolDemand:
         return self.slo_degraded_p99_s if self.slo_degraded_p99_s is not None else self.slo_p99_s
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "name": self.name,
+            "replicas": self.replicas,
+            "chips_per_replica": self.chips_per_replica,
+            "slots": self.slots,
+            "service_time_s": self.service_time_s,
+            "mu_per_replica": self.mu,
+            "arrival_rate": self.arrival_rate,
+            "arrival_scv": self.arrival_scv,
+            "slo_p99_s": self.slo_p99_s,
+            "slo_degraded_p99_s": self.slo_degraded_p99_s,
+            "rho_target_normal": self.rho_target_normal,
+            "rho_target_degraded": self.rho_target_degraded,
+            "checked_by": "dimensioning.pool.evaluate_pool" + (" (the sizing's pool spec)" if self.pool else ""),
+        }
+
+
+def pool_spec(demand: PoolDemand) -> PoolSpec:
+    """The spec :func:`~dimensioning.pool.evaluate_pool` judges ``demand`` by: the sizing's, or one from its fields."""
+    if demand.pool is not None:
+        return demand.pool
+    s = demand.service_time_s
+    service = ServiceTime(prefill_s=0.0, decode_s=s, fixed_s=0.0, mean_decode_s=s)
+    cls = ServiceClass(demand.name, 1.0, service, demand.slo_p99_s, demand.degraded_slo_s)
+    return PoolSpec(demand.name, demand.arrival_rate, (cls,), demand.slots,
+                    demand.rho_target_normal or demand.rho_target_degraded, demand.rho_target_degraded,
+                    None, 0, demand.arrival_scv)
 
 
 @dataclass(frozen=True)
 class PoolCheck:
-    """Verdict for one pool with ``n_operational`` replicas up."""
+    """Verdict for one pool with ``n_operational`` replicas up (from :func:`~dimensioning.pool.evaluate_pool`).
+
+    ``p99_s`` is the worst class's p99 e2el latency (wait + ``S``; ``inf`` when
+    unstable), ``slo_s`` its limit; ``failed`` names the constraints missed;
+    ``method`` the kind of the latency figure (``exact``, ``approximation+margin``...).
+    """
 
     pool: str
     n_operational: int
@@ -89,42 +131,56 @@ class PoolCheck:
     slo_margin_s: float
     passed: bool
     method: str
+    failed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "pool": self.pool,
+            "n_operational": self.n_operational,
+            "servers": self.servers,
+            "utilisation": self.utilisation,
+            "rho_target": self.rho_target,
+            "capacity_margin_rps": self.capacity_margin_rps,
+            "p99_s": self.p99_s,
+            "slo_s": self.slo_s,
+            "slo_margin_s": self.slo_margin_s,
+            "passed": self.passed,
+            "method": self.method,
+            "failed": list(self.failed),
+        }
 
 
-@lru_cache(maxsize=65536)
-def sojourn_p99(arrival_rate: float, service_time: float, servers: int) -> tuple[float, str]:
-    """p99 of the M/D/c sojourn time (s) and its method; ``inf`` when unstable or no server."""
-    if arrival_rate == 0:
-        return service_time, "exact"
-    if servers <= 0 or arrival_rate * service_time >= servers:
-        return math.inf, "exact"
-    value = MDc(arrival_rate=arrival_rate, service_time=service_time, servers=servers).sojourn.ppf(0.99)
-    return float(value), "exact"
-
-
-def check_pool(demand: PoolDemand, n_operational: int, *, degraded: bool = True) -> PoolCheck:
-    """Capacity and p99 of ``demand`` with ``n_operational`` replicas (module formulas)."""
-    rho_target = demand.rho_target_degraded if degraded else (demand.rho_target_normal or demand.rho_target_degraded)
-    slo = demand.degraded_slo_s if degraded else demand.slo_p99_s
-    servers = max(n_operational, 0) * demand.slots
-    capacity = servers / demand.service_time_s
-    utilisation = demand.arrival_rate / capacity if capacity > 0 else math.inf
-    p99, method = sojourn_p99(demand.arrival_rate, demand.service_time_s, servers)
-    margin_rps = rho_target * capacity - demand.arrival_rate
-    passed = margin_rps >= -1e-9 * max(demand.arrival_rate, 1.0) and p99 <= slo
+def _summary(spec: PoolSpec, verdict: PoolVerdict, degraded: bool) -> PoolCheck:
+    n = verdict.replicas_operational
+    rho_target = spec.rho_target(degraded)
+    capacity = n * spec.mu  # req/s at rho = 1
+    lam = spec.arrival_rate
+    utilisation = lam / capacity if capacity > 0 else (math.inf if lam > 0 else 0.0)
+    e2el = [c for c in verdict.checks if c.constraint == "e2el_p99"]
+    worst = max(e2el, key=lambda c: c.value - c.limit) if e2el else None
+    p99 = worst.value if worst is not None else math.nan
+    slo = worst.limit if worst is not None else math.nan
     return PoolCheck(
-        pool=demand.name,
-        n_operational=n_operational,
-        servers=servers,
+        pool=spec.name,
+        n_operational=n,
+        servers=verdict.servers,
         utilisation=utilisation,
         rho_target=rho_target,
-        capacity_margin_rps=margin_rps,
+        capacity_margin_rps=rho_target * capacity - lam,
         p99_s=p99,
         slo_s=slo,
         slo_margin_s=slo - p99,
-        passed=passed,
-        method=method,
+        passed=verdict.passed,
+        method=worst.kind if worst is not None else "exact",
+        failed=verdict.failed,
     )
+
+
+def check_pool(demand: PoolDemand, n_operational: int, *, degraded: bool = True) -> PoolCheck:
+    """Does ``demand`` pass with ``n_operational`` replicas up? The one pool check, summarised.
+
+    Calls :func:`dimensioning.pool.evaluate_pool` on :func:`pool_spec` (the
+    normal or the degraded state's targets).
+    """
+    spec = pool_spec(demand)
+    return _summary(spec, evaluate_pool(spec, n_operational, degraded=degraded), degraded)

@@ -3,10 +3,12 @@
 It lives in ``lpuplan`` because it reads the project (``lpuplan.project``):
 dependencies point one way, ``lpuplan`` -> ``facility`` -> ``dimensioning``.
 
-Each bucket's pool starts from the dimensioning package's sizing
-(:func:`dimensioning.sizing.size_bucket`: exact M/D/c at the bucket bound,
-utilisation, SLO and shed targets, normal and with ``replicas_lost_worst``
-gone), so ``lpuplan facility`` and ``lpuplan plan`` agree on every count.
+Each bucket's pool starts from the dimensioning package's sizing and carries
+the sizing's pool spec, so the facility's N+k feedback judges it with the same
+function and model (:func:`dimensioning.pool.evaluate_pool`, the workload's
+arrival SCV included); its starting count is the sizing's
+(:func:`dimensioning.sizing.size_bucket`), so ``lpuplan facility`` and
+``lpuplan plan`` agree on every count.
 Chips per replica: the bucket's ``chips_per_replica`` (the compiler's figure),
 else the memory fit of ``[hardware] model`` (:mod:`facility.memory_fit`).
 """
@@ -73,6 +75,8 @@ def pool_demands(
                 rho_target_degraded=targets.rho_target_degraded,
                 rho_target_normal=targets.rho_target_normal,
                 slo_degraded_p99_s=sizing.degraded_slo_s,
+                arrival_scv=targets.arrival_scv,
+                pool=sizing.pool,
             )
         )
         sizes[bucket.label] = size
