@@ -2,10 +2,15 @@
 
 The shipped data file (``facility/data/catalog.toml``) holds GroqChip,
 GroqCard, GroqNode and GroqRack entries (first generation) and a few open
-models, each figure as ``{value, unit, confidence, reference}``; the figures
-and their sources are those of ``shared/reference/groq-hardware.md`` (Argonne
-ALCF user guide; Abts et al., ISCA 2020/2022; Linley Group 2020; model
-``config.json`` files). Users add entries (``[hardware.catalog.<kind>.<name>]``)
+models, each figure as ``{value, unit, confidence, reference}``; the sources
+are public: the Argonne ALCF user guide for its GroqRack
+(github.com/argonne-lcf/user-guides, docs/ai-testbed/groq/system-overview.md);
+Abts et al., "Think Fast: A Tensor Streaming Processor (TSP) for Accelerating
+Deep Learning Workloads", ISCA 2020, and "A Software-Defined Tensor Streaming
+Multiprocessor for Large-Scale Machine Learning", ISCA 2022
+(doi 10.1145/3470496.3527405); Linley Group, "Groq Gets Connected", 2020;
+the models' ``config.json`` files on huggingface.co. Figures nobody publishes
+(node and rack power) are marked ``assumed``. Users add entries (``[hardware.catalog.<kind>.<name>]``)
 and override figures of the resolved platform (``[hardware.override]``); a
 user figure is labelled ``given``.
 

@@ -1,6 +1,7 @@
 """Cooling per zone: heat, airflow, units needed with N+redundancy.
 
-Formulas (shared/reference/facility.md; ASHRAE TC 9.9):
+Formulas (:mod:`facility.thermal` for heat and airflow; ASHRAE TC 9.9 for the
+per-zone view: a cooling unit is a failure domain for the racks it serves):
 
 - heat: every watt drawn is a watt of heat; 1 kW = 3,412.14 BTU/h;
   1 ton of refrigeration = 12,000 BTU/h;

@@ -2,7 +2,7 @@
 
 These files are meant for spreadsheets, so a string that comes from the user
 and starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
-prefixed with a single quote (shared/reference/facility.md, formula injection).
+prefixed with a single quote (OWASP, "CSV Injection": owasp.org/www-community/attacks/CSV_Injection).
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ class FeedSpec(_Frozen):
     amperage: float = Field(gt=0, description="breaker rating, A")
     phases: Literal[1, 3] = 3
     power_factor: float = Field(default=0.95, gt=0, le=1)
-    derate: float = Field(default=0.8, gt=0, le=1, description="continuous-load share of the breaker (NEC: 0.8)")
+    derate: float = Field(default=0.8, gt=0, le=1, description="continuous-load share of the breaker (0.8: NEC 210.20(A), 215.3)")
 
 
 class CoolingSpec(_Frozen):

@@ -28,8 +28,9 @@ def feed_usable_kw(feed: FeedSpec) -> float:
     """Continuous power one feed may carry, kW.
 
     Three phase ``sqrt(3) * V_LL * I * PF * derate``; single phase
-    ``V * I * PF * derate`` (shared/reference/facility.md; NEC 210.19/215.2:
-    continuous load at most 80% of the breaker).
+    ``V * I * PF * derate`` (NFPA 70 National Electrical Code 210.20(A) for
+    branch circuits, 215.3 for feeders: the overcurrent device is rated at least
+    125% of the continuous load, so continuous load is at most 80% of it).
     """
     factor = SQRT3 if feed.phases == 3 else 1.0
     return factor * feed.voltage * feed.amperage * feed.power_factor * feed.derate / 1e3

@@ -1,11 +1,13 @@
 """Rack, feed, phase, row, pod and room power against their budgets.
 
-Formulas (shared/reference/facility.md):
+Formulas (three-phase power ``P = sqrt(3) V_LL I PF``, single phase ``P = V I PF``):
 
 - rack draw = installed nodes x node power (typical and maximum); a spare node
   counts when ``spare_nodes_powered``; an empty rack (no replica) is not populated;
 - feed capacity, three phase: ``sqrt(3) * V_LL * I * PF``, single phase
-  ``V * I * PF``; continuous load at most ``derate`` (0.8, NEC 210.19/215.2) of it;
+  ``V * I * PF``; continuous load at most ``derate`` of it (0.8: the overcurrent
+  device must be rated at least 125% of the continuous load, NFPA 70 National
+  Electrical Code 210.20(A) for branch circuits and 215.3 for feeders);
 - A/B feeds (2N at the rack): either feed alone must carry the rack's maximum,
   so in normal running each feed carries half;
 - per phase leg: nodes alternate legs bottom up (``position mod phases``); the

@@ -1,8 +1,14 @@
-"""Heat and airflow of an electrical load (shared/reference/facility.md; ASHRAE TC 9.9).
+"""Heat and airflow of an electrical load.
 
-- heat: 1 kW = 3,412.14 BTU/h; 1 ton of refrigeration = 12,000 BTU/h;
-- airflow: ``CFM = 3.16 * W / dT(F)`` (sea-level air); ``m3/h = 2.98 * W / dT(K)``,
-  ``dT(K) = dT(F) * 5/9``.
+- heat: every watt drawn is a watt of heat; 1 kW = 3,412.14 BTU/h and
+  1 ton of refrigeration = 12,000 BTU/h (NIST SP 811, Appendix B conversion
+  factors: 1 BTU_IT/h = 0.293071 W);
+- airflow: the sensible-heat equation for standard sea-level air,
+  ``Q[BTU/h] = 1.08 x CFM x dT[F]`` (ASHRAE Handbook, Fundamentals), gives
+  ``CFM = 3.412 W / (1.08 dT) = 3.16 * W / dT(F)``; metric, with
+  ``rho c_p = 1.2 kg/m3 x 1.005 kJ/(kg K)``, ``m3/h = 3600 W / (1206 dT) =
+  2.98 * W / dT(K)``, ``dT(K) = dT(F) * 5/9``. Inlet conditions: ASHRAE TC 9.9,
+  "Thermal Guidelines for Data Processing Environments" (recommended 18-27 C).
 """
 
 from __future__ import annotations

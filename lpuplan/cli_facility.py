@@ -6,6 +6,7 @@ facility files next to its own outputs.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable
@@ -44,6 +45,11 @@ def write_facility_outputs(result: FacilityResult, out_dir: str | Path, *, show_
 
 
 def _fmt(value: float, digits: int = 3) -> str:
+    """A figure for a table cell; an infinite one (an unstable queue: no replica left) as the word "unstable"."""
+    if math.isinf(value):
+        return "unstable"
+    if math.isnan(value):
+        return "n/a"
     return f"{value:.{digits}g}" if abs(value) < 1e6 else f"{value:.4e}"
 
 

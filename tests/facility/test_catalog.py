@@ -23,7 +23,7 @@ def test_every_shipped_figure_has_a_reference_and_a_confidence():
 
 
 def test_groqrack_resolves_to_the_alcf_figures():
-    # shared/reference/groq-hardware.md: 230 MB SRAM per chip, 8 cards per node, 9 nodes (8 + 1 spare) per 42U rack
+    # Argonne ALCF user guide (system-overview.md): 230 MB SRAM per chip, 8 cards per node, 9 nodes (8 + 1 spare) per 42U rack
     p = resolve_platform(load_catalog(), "groqrack-gen1")
     assert p.sram_bytes_per_chip.value == 230e6
     assert p.sram_bytes_per_chip.confidence == "confirmed"

@@ -175,7 +175,7 @@ def test_csv_escapes_formula_starts(result):
 
 def test_netbox_headers_match_the_import_forms(result):
     # Field names of netbox/dcim/forms/bulk_import.py (SiteImportForm ... PowerFeedImportForm);
-    # required ones per shared/reference/facility.md must be present.
+    # the ones each form requires must be present.
     required = {
         "sites.csv": {"name", "slug", "status"},
         "locations.csv": {"site", "name", "slug", "status", "parent"},
@@ -184,6 +184,7 @@ def test_netbox_headers_match_the_import_forms(result):
         "power_panels.csv": {"site", "name", "location"},
         "power_feeds.csv": {"site", "power_panel", "name", "status", "type", "supply", "phase", "voltage",
                             "amperage", "max_utilization", "rack"},
+        "power_connections.csv": {"side_a_type", "side_a_name", "side_b_type", "side_b_name"},
     }
     form_fields = {
         "sites.csv": {"name", "slug", "status", "region", "group", "tenant", "facility", "time_zone", "description"},
@@ -195,6 +196,11 @@ def test_netbox_headers_match_the_import_forms(result):
         "power_panels.csv": {"site", "location", "name", "description"},
         "power_feeds.csv": {"site", "power_panel", "location", "rack", "name", "status", "type", "mark_connected",
                             "supply", "phase", "voltage", "amperage", "max_utilization", "tenant", "description"},
+        # CableImportForm (NetBox 4.x)
+        "power_connections.csv": {"side_a_site", "side_a_device", "side_a_power_panel", "side_a_type", "side_a_name",
+                                  "side_b_site", "side_b_device", "side_b_power_panel", "side_b_type", "side_b_name",
+                                  "type", "status", "tenant", "label", "color", "length", "length_unit",
+                                  "description"},
     }
     files = netbox_csvs(result)
     for name, columns in NETBOX_COLUMNS.items():
@@ -203,8 +209,12 @@ def test_netbox_headers_match_the_import_forms(result):
         assert required[name] <= set(header), name
         assert {h for h in header if not h.startswith("cf_")} <= form_fields[name], name
     devices = list(csv.DictReader(io.StringIO(files["devices.csv"].decode())))
-    assert {d["face"] for d in devices} == {"front"}
-    assert all(int(d["position"]) >= 1 for d in devices)
+    nodes = [d for d in devices if d["role"] == "lpu-node"]
+    pdus = [d for d in devices if d["role"] == "rack-pdu"]
+    assert {d["face"] for d in nodes} == {"front"}
+    assert all(int(d["position"]) >= 1 for d in nodes)
+    # zero-U PDUs: in the rack, without a position or face
+    assert pdus and {(d["position"], d["face"]) for d in pdus} == {("", "")}
     feeds = list(csv.DictReader(io.StringIO(files["power_feeds.csv"].decode())))
     assert {f["type"] for f in feeds} == {"primary", "redundant"} and {f["phase"] for f in feeds} == {"three-phase"}
     assert {f["max_utilization"] for f in feeds} == {"80"}
@@ -260,3 +270,44 @@ def test_outputs_are_byte_identical_in_another_process(result):
     theirs = json.loads(out.stdout.strip().splitlines()[-1])
     ours = {name: hashlib.sha256(data).hexdigest() for name, data in render_facility_outputs(result).items()}
     assert theirs == ours
+
+
+def test_nodes_have_two_power_ports_each_on_its_own_feed(result):
+    import yaml
+
+    files = netbox_csvs(result)
+    node_type = yaml.safe_load(files["device_type.yaml"])
+    assert [p["name"] for p in node_type["power-ports"]] == ["PSU1", "PSU2"]
+    assert all(isinstance(p["maximum_draw"], int) for p in node_type["power-ports"])
+    pdu_type = yaml.safe_load(files["pdu_type.yaml"])
+    assert pdu_type["u_height"] == 0 and len(pdu_type["power-outlets"]) == result.layout.nodes_per_rack
+    # outlets alternate the phase legs bottom up, as the plan assigns them
+    assert [o["feed_leg"] for o in pdu_type["power-outlets"][:4]] == ["A", "B", "C", "A"]
+    cables = list(csv.DictReader(io.StringIO(files["power_connections.csv"].decode())))
+    nodes = [n for n in result.nodes if n.role != "empty"]
+    node_cables = [c for c in cables if c["side_a_type"] == "dcim.powerport" and c["side_a_name"] in ("PSU1", "PSU2")]
+    assert len(node_cables) == 2 * len(nodes)
+    n = nodes[0]
+    name = f"{n.rack}-node{n.position + 1:02d}"
+    mine = {c["side_a_name"]: c for c in node_cables if c["side_a_device"] == name}
+    assert mine["PSU1"]["side_b_device"] == f"{n.rack}-pdu-A" and mine["PSU2"]["side_b_device"] == f"{n.rack}-pdu-B"
+    assert f"{n.rack}-feed-A" in mine["PSU1"]["description"] and f"{n.rack}-feed-B" in mine["PSU2"]["description"]
+    feeds = [c for c in cables if c["side_b_type"] == "dcim.powerfeed"]
+    assert len(feeds) == 2 * sum(1 for r in result.racks if r.powered_nodes)
+    assert all(c["side_b_power_panel"].endswith(("-panel-A", "-panel-B")) for c in feeds)
+
+
+def test_yaml_strings_stay_strings_and_integer_fields_are_integers(result):
+    import dataclasses
+
+    import yaml
+
+    odd = dataclasses.replace(result, platform=dataclasses.replace(result.platform, node="1.10"))
+    assert yaml.safe_load(netbox_csvs(odd)["device_type.yaml"])["model"] == "1.10"
+    fac = make_facility(rows=1, pods_per_row=1, racks_per_pod=2,
+                        feed={"voltage": 415.5, "amperage": 32.0, "phases": 3, "power_factor": 0.95, "derate": 0.8},
+                        cooling={"unit_kw": 150.0, "racks_per_zone": 2, "redundancy": 1})
+    r = plan_facility(None, fac, Redundancy(level="rack"), [PoolDemand("a", 1, 32, 10, 1.0, 1.0, 2.0, 0.5)])
+    feeds = list(csv.DictReader(io.StringIO(netbox_csvs(r)["power_feeds.csv"].decode())))
+    assert {(f["voltage"], f["amperage"], f["max_utilization"]) for f in feeds} == {("415", "32", "80")}
+    assert all("voltage is 415.5 V" in f["description"] for f in feeds)

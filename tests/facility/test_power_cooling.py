@@ -1,4 +1,4 @@
-"""Power and cooling arithmetic against the formulas and the reference's worked figures."""
+"""Power and cooling arithmetic against figures worked by hand from public ratings (NEC, NEMA, IEC, NIST, ASHRAE)."""
 
 from __future__ import annotations
 
@@ -18,27 +18,53 @@ from .conftest import make_facility
 
 @pytest.mark.parametrize(
     "volts, amps, kva",
-    # shared/reference/facility.md: usable per feed at 80% (kVA = sqrt(3) V I x 0.8)
+    # worked by hand: 208 V x 30 A x 1.732 = 10.81 kVA, x 0.8 (NEC 210.20(A) / 215.3) = 8.65 kVA;
+    # 208 x 60 x 1.732 = 21.62 -> 17.3; 415 x 32 x 1.732 = 23.0 -> 18.4; 415 x 60 x 1.732 = 43.13 -> 34.5
     [(208.0, 30.0, 8.65), (208.0, 60.0, 17.3), (415.0, 32.0, 18.4), (415.0, 60.0, 34.5)],
 )
-def test_three_phase_feed_matches_the_reference_table(volts, amps, kva):
+def test_three_phase_feed_by_hand(volts, amps, kva):
     usable = feed_usable_kw(FeedSpec(voltage=volts, amperage=amps, phases=3, power_factor=1.0, derate=0.8))
     assert usable == pytest.approx(kva, abs=0.05)
 
 
-def test_single_phase_feed():
-    assert feed_usable_kw(FeedSpec(voltage=230.0, amperage=32.0, phases=1, power_factor=0.9, derate=0.8)) == pytest.approx(
-        230 * 32 * 0.9 * 0.8 / 1000
-    )
+@pytest.mark.parametrize(
+    "volts, amps, pf, kw",
+    [
+        # NEMA 5-20 circuit, 120 V 20 A: 2,400 VA; NEC 210.20(A) allows 16 A continuous: 1,920 VA
+        (120.0, 20.0, 1.0, 1.920),
+        # NEMA L6-30 single phase, 208 V 30 A: 6,240 VA; 24 A continuous: 4,992 VA
+        (208.0, 30.0, 1.0, 4.992),
+        # IEC 60309 32 A single phase at 230 V: 7,360 VA (the "7.4 kVA" on such PDUs); x 0.8 = 5,888 VA;
+        # at power factor 0.9: 5,299.2 W
+        (230.0, 32.0, 0.9, 5.2992),
+    ],
+)
+def test_single_phase_feed_by_hand(volts, amps, pf, kw):
+    usable = feed_usable_kw(FeedSpec(voltage=volts, amperage=amps, phases=1, power_factor=pf, derate=0.8))
+    assert usable == pytest.approx(kw, rel=1e-12)
 
 
-def test_heat_and_airflow_reference_figures():
-    # shared/reference/facility.md: 30 kW = ~102k BTU/h = 8.5 tons; 30 kW at dT 20 F = ~4,740 CFM
-    assert heat_btu_per_h(30.0) == pytest.approx(102_364.2)
+def test_a_single_phase_rack_by_hand():
+    # 230 V 32 A single phase, PF 0.95: 7,360 VA x 0.95 x 0.8 = 5,593.6 W per feed; a rack of 9 nodes x 3.3 kW
+    # = 29.7 kW cannot sit on one such feed: short by 24.1064 kW. One phase: no leg check.
+    r = _one_pod_plan(feed={"voltage": 230.0, "amperage": 32.0, "phases": 1, "power_factor": 0.95, "derate": 0.8})
+    checks = {(c.element, c.kind): c for c in r.budget_checks}
+    feed = checks[("row01-pod01-rack01", "single feed carries rack")]
+    assert feed.limit == pytest.approx(5.5936, rel=1e-12)
+    assert feed.margin == pytest.approx(-24.1064, rel=1e-9)
+    assert ("row01-pod01-rack01", "phase leg max") not in checks
+    assert not r.passed
+
+
+def test_heat_and_airflow_by_hand():
+    # NIST SP 811: 1 BTU_IT/h = 0.293071 W, so 30 kW = 30,000 / 0.293071 = 102,364 BTU/h = 8.53 tons of
+    # 12,000 BTU/h. Standard air (ASHRAE Fundamentals): Q = 1.08 x CFM x dT(F), so at dT 20 F
+    # CFM = 102,364 / 21.6 = 4,739.
+    assert heat_btu_per_h(30.0) == pytest.approx(102_364, rel=1e-5)
     assert heat_btu_per_h(30.0) / 12000 == pytest.approx(8.53, abs=0.01)
-    assert airflow_cfm(30_000, 20.0) == pytest.approx(4740.0)
+    assert airflow_cfm(30_000, 20.0) == pytest.approx(4739, rel=1e-3)
     # 1 CFM = 1.69901 m3/h: the two airflow formulas agree to their 3 digits
-    assert airflow_m3_per_h(30_000, 20.0) == pytest.approx(4740.0 * 1.69901, rel=2e-3)
+    assert airflow_m3_per_h(30_000, 20.0) == pytest.approx(4739 * 1.69901, rel=2e-3)
 
 
 def worst_single_loss(result, level):
