@@ -85,6 +85,7 @@ _AREAS: tuple[str, ...] = (
     "lpuplan.cli_gameday",
     "lpuplan.cli_load",
     "lpuplan.cli_fidelity",
+    "lpuplan.cli_whatif",
 )
 
 for _module in _AREAS:

@@ -20,7 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dimensioning.errors import InvalidInput
 from dimensioning.inputs import Admission, Bucket, Headroom, Redundancy, Slo, Workload
+from dimensioning.campaign import CampaignSpec
+from dimensioning.cost import CostSpec
+from dimensioning.forecast import ForecastSpec
 from dimensioning.profile import load_profile
+from dimensioning.search_space import SearchSpec
 from facility.inputs import FacilitySpec, HardwareSpec
 
 __all__ = [
@@ -61,6 +65,10 @@ class Project(BaseModel):
     buckets: tuple[Bucket, ...] = Field(alias="bucket", min_length=1)
     hardware: HardwareSpec | None = None
     facility: FacilitySpec | None = None
+    cost: CostSpec | None = None
+    forecast: ForecastSpec | None = None
+    campaign: CampaignSpec | None = None
+    search: SearchSpec | None = None
 
     @model_validator(mode="after")
     def _buckets_ordered(self) -> "Project":
