@@ -41,7 +41,7 @@ from dimensioning.errors import InvalidInput
 from dimensioning.inputs import Bucket, _Frozen
 from dimensioning.sizing import least_replicas, service_time
 
-__all__ = ["Pilot", "CampaignSpec", "StepTime", "CampaignPlan", "step_time", "plan_campaign"]
+__all__ = ["Pilot", "CampaignSpec", "StepTime", "CampaignPlan", "campaign_bucket", "step_time", "plan_campaign"]
 
 _MAX_RUNS = 100_000
 
@@ -106,7 +106,8 @@ class StepTime:
     estimate_s: float
 
 
-def _campaign_bucket(spec: CampaignSpec, buckets: tuple[Bucket, ...]) -> Bucket:
+def campaign_bucket(spec: CampaignSpec, buckets: tuple[Bucket, ...]) -> Bucket:
+    """The bucket named by ``spec.bucket``, else the smallest whose compiled prompt fits ``prompt_tokens``."""
     if spec.bucket is not None:
         for b in buckets:
             if b.label == spec.bucket:
@@ -180,7 +181,7 @@ def _best_parallel(spec: CampaignSpec, bucket: Bucket, replicas: int, calibratio
 
 def plan_campaign(spec: CampaignSpec, buckets: tuple[Bucket, ...], fleet_replicas: int) -> CampaignPlan:
     """Wall time on the fleet (``spec.replicas`` or ``fleet_replicas``) and the fleet for the deadline."""
-    bucket = _campaign_bucket(spec, buckets)
+    bucket = campaign_bucket(spec, buckets)
     replicas = spec.replicas or fleet_replicas
     if replicas < 1:
         raise InvalidInput("campaign.replicas", replicas, "give at least one replica (the plan has none)")

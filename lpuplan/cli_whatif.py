@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         if json_output:
             stdout.file.write(dumps_json(result.to_dict()))
         else:
-            short = [s for s in result.scenarios if not s.passed or (s.first_exhausted and s.first_exhausted.headroom < 0)]
+            short = [s for s in result.scenarios if s.failures or (s.first_exhausted and s.first_exhausted.headroom < 0)]
             head = "PASS" if not short and result.baseline.passed else "FAIL"
             _say(f"{head}: {len(result.scenarios) - len(short)} of {len(result.scenarios)} scenarios fit"
                  + (f"; short: {', '.join(s.name for s in short)}" if short else ""))
@@ -126,6 +126,10 @@ def register(app: typer.Typer) -> None:
                      f" {s.replicas} replicas" + (f", {s.chips:,} chips" if s.chips is not None else "")
                      + (f", {s.racks} racks" if s.racks is not None else "")
                      + (f", {s.it_power_max_kw:,.0f} kW max" if s.it_power_max_kw is not None else ""))
+                for failure in s.failures[:3]:
+                    _say(f"  FAILS: {failure}")
+                if len(s.failures) > 3:
+                    _say(f"  ... and {len(s.failures) - 3} more failed checks (--json lists them)")
                 if first is not None:
                     _say(f"  runs out first: {first.name} ({first.demand:,.4g} of {first.capacity:,.4g} {first.unit},"
                          f" headroom {first.headroom:+.1%})")
@@ -203,7 +207,7 @@ def register(app: typer.Typer) -> None:
 
         Example: lpuplan campaign lpuplan.toml
         """
-        from dimensioning.campaign import plan_campaign
+        from dimensioning.campaign import campaign_bucket, plan_campaign
         from lpuplan.plan import build_plan
 
         project = _load(file)
@@ -211,9 +215,10 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput("campaign", None, "add a [campaign] table (steps, batch_size, prompt_tokens, max_tokens, ...)")
         spec = project.campaign
         fleet = spec.replicas
-        if fleet is None:
+        if fleet is None:  # the planned replicas of the artifact that serves the campaign
+            bucket = campaign_bucket(spec, project.buckets)
             plan = build_plan(project, place=False)
-            fleet = sum(b.replicas for b in plan.dedicated if b.name == (spec.bucket or b.name))
+            fleet = plan.final_replicas.get(bucket.label, 0)
         result = plan_campaign(spec, project.buckets, fleet)
         if json_output:
             stdout.file.write(dumps_json(result.to_dict()))
@@ -227,7 +232,7 @@ def register(app: typer.Typer) -> None:
                  f" (bound {st.bound_s:,.1f} s; S_max {st.s_max:.3g} s, S_mean {st.s_mean:.3g} s; bucket {result.bucket})")
             _say(f"  {result.calibration_note}")
             if result.replicas_for_deadline is not None:
-                _say(f"  the deadline needs {result.replicas_for_deadline} replicas"
+                _say(f"  the deadline needs {result.replicas_for_deadline} replica(s)"
                      f" ({result.parallel_runs_for_deadline} runs at a time)")
         if result.meets_deadline is False:
             raise typer.Exit(EXIT_CHECK_FAILED)

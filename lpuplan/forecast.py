@@ -5,12 +5,11 @@ Each ``[[forecast.scenario]]`` is applied to the project's workload
 (sizing, and placement with the N+k feedback when there is a ``[facility]``),
 and every resource is set against its capacity:
 
-- SLO feasibility: a bucket no replica count can serve (its service time
-  exceeds an SLO) is a resource with no headroom at all;
+- the plan's own checks (a bucket no replica count can serve, prompts above
+  the largest bucket, the facility's budgets and N+k) are listed as failures;
 - chips and racks of the site; IT power (maximum draw of the room) against
   the room supply of one side (A or B must each carry the whole room);
-- the API's requests/min and tokens/min limits, when given;
-- the facility's own checks (budgets, N+k) when placed.
+- the API's requests/min and tokens/min limits, when given.
 
 ``headroom = 1 - demand / capacity``; the resource with the least headroom
 runs out first (negative: already short).
@@ -63,6 +62,7 @@ class ScenarioResult:
     racks: int | None
     it_power_max_kw: float | None
     passed: bool
+    failures: tuple[str, ...]
     resources: tuple[ResourceUse, ...]
     notes: tuple[str, ...]
 
@@ -82,6 +82,7 @@ class ScenarioResult:
             "racks": self.racks,
             "it_power_max_kw": self.it_power_max_kw,
             "passed": self.passed,
+            "failures": list(self.failures),
             "resources": [r.to_dict() for r in self.resources],
             "first_exhausted": first.name if first is not None else None,
             "notes": list(self.notes),
@@ -106,10 +107,6 @@ class Forecast:
 
 def _resources(plan: Plan, shape: TokenShape, spec: ForecastSpec) -> list[ResourceUse]:
     out: list[ResourceUse] = []
-    infeasible = [b for b in plan.dedicated if not b.feasible]
-    if infeasible:
-        out.append(ResourceUse("SLO feasibility", float(len(infeasible)), 0.0, "buckets",
-                               "; ".join(f"{b.name}: {b.infeasible_reason}" for b in infeasible)))
     site = site_capacity(plan)
     chips = final_chips(plan)
     if site.chips is not None and chips is not None:
@@ -121,9 +118,6 @@ def _resources(plan: Plan, shape: TokenShape, spec: ForecastSpec) -> list[Resour
         if site.supply_kw is not None:
             out.append(ResourceUse("room power (one side)", math.fsum(r.max_kw for r in facility.racks), site.supply_kw, "kW",
                                    "maximum draw of every powered node against the room supply of feed A (or B) alone"))
-        if not facility.passed:
-            out.append(ResourceUse("facility checks", float(len(facility.failures)), 0.0, "failures",
-                                   "; ".join(facility.failures[:3]) + (" ..." if len(facility.failures) > 3 else "")))
     limits = spec.api_limits
     if limits.requests_per_min is not None:
         out.append(ResourceUse("API requests/min", 60.0 * shape.requests_per_s, limits.requests_per_min, "requests/min"))
@@ -147,6 +141,8 @@ def _run(project: Project, spec: ForecastSpec, scenario: Scenario, place: bool) 
         racks=sum(1 for r in facility.racks if r.powered_nodes > 0) if facility is not None else None,
         it_power_max_kw=math.fsum(r.max_kw for r in facility.racks) if facility is not None else None,
         passed=plan.passed,
+        failures=tuple(f"{c.name} [{c.subject}]: {c.detail}" if c.detail else f"{c.name} [{c.subject}]"
+                       for c in plan.checks if not c.passed),
         resources=tuple(_resources(plan, shape, spec)),
         notes=notes,
     )
