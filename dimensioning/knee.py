@@ -73,7 +73,7 @@ class PoolSweep:
         return asdict(self)
 
 
-def bisect_rate(ok: Callable[[float], bool], hi: float) -> float:
+def bisect_rate(ok: Callable[[float], bool], hi: float, rel_tol: float = _REL_TOL) -> float:
     """Largest rate in (0, hi) with ``ok(rate)``, for ``ok`` true at small rates and monotone.
 
     Returns 0.0 when even a vanishing rate fails.
@@ -81,7 +81,7 @@ def bisect_rate(ok: Callable[[float], bool], hi: float) -> float:
     lo = hi * 1e-9
     if not ok(lo):
         return 0.0
-    while hi - lo > _REL_TOL * hi:
+    while hi - lo > rel_tol * hi:
         mid = 0.5 * (lo + hi)
         if ok(mid):
             lo = mid
@@ -178,10 +178,11 @@ def sweep_spec(spec: "PoolSpec", replicas: int, *, degraded: bool = False, point
     return sweep_pool(spec.name, replicas, servers, spec.mean_service_s, spec.arrival_rate, at_rate, failing, points)
 
 
-def max_sustainable_rate(spec: "PoolSpec", replicas: int, *, degraded: bool = False) -> float:
+def max_sustainable_rate(spec: "PoolSpec", replicas: int, *, degraded: bool = False, rel_tol: float = _REL_TOL) -> float:
     """Largest offered rate (requests/s) at which ``replicas`` operational replicas pass every target.
 
-    Bisection on :func:`dimensioning.pool.evaluate_pool`'s verdict, relative precision 1e-6.
+    Bisection on :func:`dimensioning.pool.evaluate_pool`'s verdict to relative
+    precision ``rel_tol`` (the rate returned always passes).
     """
     from dataclasses import replace
 
@@ -191,4 +192,4 @@ def max_sustainable_rate(spec: "PoolSpec", replicas: int, *, degraded: bool = Fa
     if servers == 0:
         return 0.0
     return bisect_rate(lambda r: evaluate_pool(replace(spec, arrival_rate=r), replicas, degraded=degraded).passed,
-                       servers / spec.mean_service_s)
+                       servers / spec.mean_service_s, rel_tol)

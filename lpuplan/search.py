@@ -37,6 +37,9 @@ from lpuplan.footprint import final_chips
 from lpuplan.plan import Plan, build_plan
 from lpuplan.project import Project
 
+# the max sustainable peak of a candidate to 0.01%: finer than any input it depends on
+_RATE_TOL = 1e-4
+
 __all__ = ["CandidateResult", "SearchResult", "apply_candidate", "evaluate_candidate", "search"]
 
 
@@ -189,16 +192,21 @@ def _pool_metrics(plan: Plan, shared: bool) -> tuple[int, int | None, float, flo
     for spec, n in pools:
         if spec.arrival_rate <= 0:
             continue
-        best = min(max_sustainable_rate(spec, n, degraded=False),
-                   max_sustainable_rate(spec, max(n - spec.replicas_lost, 0), degraded=True))
+        best = min(max_sustainable_rate(spec, n, degraded=False, rel_tol=_RATE_TOL),
+                   max_sustainable_rate(spec, max(n - spec.replicas_lost, 0), degraded=True, rel_tol=_RATE_TOL))
         scale = min(scale, best / spec.arrival_rate)
     return replicas, chips, worst_e2el, worst_slo, worst_ttft, scale, failures
 
 
-def evaluate_candidate(project: Project, candidate: Candidate, per_chip: _PerChip, cost: CostSpec | None) -> CandidateResult:
-    """Size one candidate and compute its metrics (see the module docstring)."""
-    configured = apply_candidate(project, candidate)
-    plan = build_plan(configured, place=False)
+def evaluate_candidate(project: Project, candidate: Candidate, per_chip: _PerChip, cost: CostSpec | None,
+                       plan: Plan | None = None) -> CandidateResult:
+    """Size one candidate and compute its metrics (see the module docstring).
+
+    ``plan`` is the candidate's plan when the caller already built it (candidates
+    that differ only in ``pool`` share one).
+    """
+    if plan is None:
+        plan = build_plan(apply_candidate(project, candidate), place=False)
     shared = candidate.value("pool") == "shared"
     replicas, chips, e2el, slo, ttft, scale, failures = _pool_metrics(plan, shared)
     lam = plan.traffic.lambda_peak
@@ -231,9 +239,11 @@ def evaluate_candidate(project: Project, candidate: Candidate, per_chip: _PerChi
     )
 
 
-def _evaluate_task(task: tuple[Project, Candidate, _PerChip, CostSpec | None]) -> CandidateResult:
-    project, candidate, per_chip, cost = task
-    return evaluate_candidate(project, candidate, per_chip, cost)
+def _evaluate_group(task: tuple[Project, tuple[Candidate, ...], _PerChip, CostSpec | None]) -> list[CandidateResult]:
+    """Candidates that differ only in ``pool``: one plan sizes both the dedicated pools and the shared one."""
+    project, group, per_chip, cost = task
+    plan = build_plan(apply_candidate(project, group[0]), place=False)
+    return [evaluate_candidate(project, c, per_chip, cost, plan) for c in group]
 
 
 def search(project: Project, spec: SearchSpec | None = None, *, scheduler: str | None = None, workers: int | None = None,
@@ -251,10 +261,14 @@ def search(project: Project, spec: SearchSpec | None = None, *, scheduler: str |
     per_chip = {p: _per_chip(project if p is None else apply_candidate(project, Candidate(-1, (("platform", p),))))
                 for p in platforms}
     cost = project.cost
-    tasks = [(project, c, per_chip[c.value("platform")], cost) for c in cands]
+    groups: dict[tuple[tuple[str, Any], ...], list[Candidate]] = {}
+    for c in cands:
+        groups.setdefault(tuple(kv for kv in c.choice if kv[0] != "pool"), []).append(c)
+    tasks = [(project, tuple(group), per_chip[group[0].value("platform")], cost) for group in groups.values()]
     from dimensioning.executor import run_tasks
 
-    results = list(run_tasks(_evaluate_task, tasks, scheduler=scheduler, workers=workers, progress=progress))
+    evaluated = run_tasks(_evaluate_group, tasks, scheduler=scheduler, workers=workers, progress=progress)
+    results = sorted((r for group in evaluated for r in group), key=lambda r: r.index)
     cost_metric = "cost_per_hour" if cost is not None else "chips"
     scores = fitness([r.metrics() for r in results], spec.weights) if spec.weights else [None] * len(results)
     results = [replace(r, fitness=s) for r, s in zip(results, scores)]
