@@ -17,7 +17,7 @@ import typer
 
 from dimensioning.errors import InvalidInput
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
-from lpuplan.output import dumps_json, write_atomic
+from lpuplan.output import check_output_set, dumps_json, output_set, write_atomic
 
 __all__ = ["register"]
 
@@ -67,6 +67,8 @@ def register(app: typer.Typer) -> None:
 
         if not 3 <= points <= 2001:
             raise InvalidInput("--points", points, "give between 3 and 2001 rates per pool")
+        if out is not None:
+            check_output_set("--out", out)  # before any work
         project = _load(file)
         with _status("sweeping", json_output):
             plan = build_plan(project, place=project.facility is not None)
@@ -189,6 +191,8 @@ def register(app: typer.Typer) -> None:
 
         if workers is not None and not 1 <= workers <= 512:
             raise InvalidInput("--workers", workers, "give between 1 and 512 worker processes")
+        if out is not None:
+            check_output_set("--out", out)  # before any work
         project = _load(file)
         result = run_search(project, scheduler=scheduler, workers=workers, progress=_progress_bar(json_output))
         if out is not None:
@@ -297,9 +301,11 @@ def _write_sweep(result: Any, plan: Any, out: Path) -> None:
                                       f"{p.e2el_p50_s * 1e3:.9g}", f"{p.e2el_p99_s * 1e3:.9g}", f"{p.ttft_p50_s * 1e3:.9g}",
                                       f"{p.ttft_p99_s * 1e3:.9g}", f"{p.shed_probability:.9g}", str(p.passes).lower(),
                                       p.method]))
-    write_atomic(out / "sweep.json", dumps_json(result.to_dict()))
-    write_atomic(out / "sweep.csv", "\n".join(rows) + "\n")
-    write_atomic(out / "knee.png", knee_png(result, slo))
+    png = knee_png(result, slo)
+    with output_set(out, option="--out") as staging:  # the three files appear together or not at all
+        write_atomic(staging / "sweep.json", dumps_json(result.to_dict()), option="--out")
+        write_atomic(staging / "sweep.csv", "\n".join(rows) + "\n", option="--out")
+        write_atomic(staging / "knee.png", png, option="--out")
 
 
 def _write_search(result: Any, out: Path) -> None:
@@ -315,5 +321,6 @@ def _write_search(result: Any, out: Path) -> None:
             text = "" if value is None else (f"{value:.9g}" if isinstance(value, float) else str(value))
             cells.append('"' + text.replace('"', '""') + '"' if "," in text or '"' in text else text)
         lines.append(",".join(cells))
-    write_atomic(out / "search.json", dumps_json(result.to_dict()))
-    write_atomic(out / "search.csv", "\n".join(lines) + "\n")
+    with output_set(out, option="--out") as staging:
+        write_atomic(staging / "search.json", dumps_json(result.to_dict()), option="--out")
+        write_atomic(staging / "search.csv", "\n".join(lines) + "\n", option="--out")
