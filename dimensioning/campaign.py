@@ -39,7 +39,6 @@ from pydantic import Field, model_validator
 
 from dimensioning.errors import InvalidInput
 from dimensioning.inputs import Bucket, _Frozen
-from dimensioning.sizing import least_replicas, service_time
 
 __all__ = ["Pilot", "CampaignSpec", "StepTime", "CampaignPlan", "campaign_bucket", "step_time", "plan_campaign"]
 
@@ -125,6 +124,8 @@ def campaign_bucket(spec: CampaignSpec, buckets: tuple[Bucket, ...]) -> Bucket:
 
 def step_time(spec: CampaignSpec, bucket: Bucket, replicas: int, calibration: float = 1.0) -> StepTime:
     """One step on ``replicas`` replicas of ``bucket`` (see the module docstring)."""
+    from dimensioning.service_time import service_time  # scipy-free project loading: imported on use
+
     shaped = bucket.model_copy(update={"max_output_tokens": spec.max_tokens})
     service = service_time(shaped, spec.token_hit_rate * spec.max_tokens)
     c = replicas * bucket.slots
@@ -181,6 +182,8 @@ def _best_parallel(spec: CampaignSpec, bucket: Bucket, replicas: int, calibratio
 
 def plan_campaign(spec: CampaignSpec, buckets: tuple[Bucket, ...], fleet_replicas: int) -> CampaignPlan:
     """Wall time on the fleet (``spec.replicas`` or ``fleet_replicas``) and the fleet for the deadline."""
+    from dimensioning.sizing import least_replicas
+
     bucket = campaign_bucket(spec, buckets)
     replicas = spec.replicas or fleet_replicas
     if replicas < 1:

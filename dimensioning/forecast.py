@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from dimensioning.inputs import Bucket, TokenDistribution, Workload, _Frozen
-from dimensioning.tokens import token_cdf
-from dimensioning.traffic import TrafficSplit, read_trace
+
+if TYPE_CHECKING:  # the project loader reads these models; numpy and scipy load only when a forecast runs
+    from dimensioning.traffic import TrafficSplit
 
 __all__ = [
     "ApiLimits",
@@ -151,6 +151,10 @@ def apply_scenario(workload: Workload, buckets: Sequence[Bucket], scenario: Scen
 
 def limited_second_moment(dist: TokenDistribution, cap: float, points: int = 4097) -> float:
     """``E[min(X, cap)^2] = 2 * integral_0^cap x P(X > x) dx`` (tokens^2), Simpson's rule."""
+    import numpy as np
+
+    from dimensioning.tokens import token_cdf
+
     xs = np.linspace(0.0, cap, points)
     survival = np.array([1.0 - token_cdf(dist, float(x)) for x in xs])
     f = 2.0 * xs * survival
@@ -192,12 +196,16 @@ class TokenShape:
         return asdict(self)
 
 
-def token_shape(workload: Workload, buckets: Sequence[Bucket], traffic: TrafficSplit) -> TokenShape:
+def token_shape(workload: Workload, buckets: Sequence[Bucket], traffic: "TrafficSplit") -> TokenShape:
     """Token shape of ``workload`` served by ``buckets`` (rates resolved); see the module docstring.
 
     With a trace the KV area is averaged over the bucket's own rows, so any
     correlation of prompt and output lengths is kept.
     """
+    import numpy as np
+
+    from dimensioning.traffic import read_trace
+
     trace = read_trace(workload.trace) if workload.trace is not None else None
     rows = []
     lo = 0.0
