@@ -142,3 +142,59 @@ def test_no_chip_figure_and_no_model_is_exit_2(app, tmp_path):
     result = CliRunner().invoke(app, ["facility", str(path)])
     assert result.exit_code == 2
     assert "bucket[1].chips_per_replica" in result.stderr
+
+
+PANELS = """
+name = "two rows of two racks"
+
+[workload]
+lambda_peak = 10.0
+prompt_tokens = { distribution = "lognormal", mean = 1500.0, std = 1000.0 }
+output_tokens = { distribution = "lognormal", mean = 300.0, std = 200.0 }
+
+[slo]
+p99_ms = 8000.0
+
+[redundancy]
+level = "feed"
+n_plus = 2
+
+[[bucket]]
+name = "chat"
+max_prompt_tokens = 2048
+max_output_tokens = 1024
+r_prefill = 30000.0
+r_decode = 280.0
+l_fixed_ms = 30.0
+slots = 16
+chips_per_replica = 64
+
+[facility]
+site = "panels"
+rows = 2
+pods_per_row = 1
+racks_per_pod = 2
+nodes_per_rack = 9
+spare_nodes_per_rack = 1
+rack_power_budget_kw = 30.0
+node_power_kw = { typical = 2.4, max = 3.3 }
+feed = { voltage = 415.0, amperage = 60.0, phases = 3, power_factor = 0.95, derate = 0.8 }
+cooling = { unit_kw = 150.0, racks_per_zone = 2, redundancy = 1, delta_t_f = 20.0 }
+"""
+
+
+def test_panel_a_and_panel_b_of_a_row_fail_feed_n_plus_2_with_exit_3(app, tmp_path):
+    # 4 racks, one 64-chip replica each, 2 per row. One feed element alone takes nothing (the other side
+    # carries every rack); row01's panel A and panel B together darken row01: 2 replicas lost, 2 left,
+    # which cannot carry 10 req/s at the degraded targets. The room is full, so no replica can be added.
+    path = tmp_path / "panels.toml"
+    path.write_text(PANELS, encoding="utf-8")
+    result = CliRunner().invoke(app, ["facility", str(path), "--json"])
+    assert result.exit_code == 3, result.output
+    data = json.loads(result.stdout)
+    feed = next(v for v in data["levels"] if v["level"] == "feed")
+    assert feed["required"] and not feed["passed"]
+    assert feed["pools"][0]["lost"] == 2
+    assert feed["pools"][0]["worst_domains"] == ["row01-panel-A", "row01-panel-B"]
+    assert any("N+2 at level feed fails: worst domain row01-panel-A + row01-panel-B leaves 2 replicas" in f
+               for f in data["failures"])
