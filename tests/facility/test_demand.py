@@ -83,6 +83,7 @@ def test_a_hand_built_demand_gets_a_one_class_spec_with_its_scv():
 def test_the_project_glue_hands_the_sizings_spec_to_the_facility():
     data = tomllib.loads(example_project_text())
     data["workload"]["arrival_scv"] = 3.0
+    data["bucket"] = data["bucket"][:1]  # one bucket: the bursty sizing's simulator referee runs once
     project = parse_project(data, Path("."))
     demands, _sizes = pool_demands(project)
     assert demands and all(d.pool is not None and d.pool.arrival_scv == 3.0 and d.arrival_scv == 3.0 for d in demands)
