@@ -40,6 +40,7 @@ from functools import lru_cache
 from typing import Iterable
 
 from dimensioning.admission import depth_factor_for_budget, queue_depth_factor
+from dimensioning.errors import InvalidInput
 from dimensioning.queueing import MG1, MDc, MDcK, MGc, GIDc, GIDcK
 from dimensioning.service_time import ServiceTime
 
@@ -58,6 +59,7 @@ __all__ = [
 QUANTILE = 0.99
 CONSTRAINTS = ("utilisation", "e2el_p99", "ttft_p99", "tpot_p99", "shed")
 SAFE_KINDS = ("exact", "bound", "approximation+margin", "simulated")
+NOT_EVALUATED = "not evaluated"  # the models refused (e.g. a pool beyond their size limit): counts as a miss
 
 # floor(SLO/D)-style comparisons get a relative tolerance so an SLO exactly at a figure counts as met
 _TOLERANCE = 1e-12
@@ -196,7 +198,7 @@ class PoolVerdict:
     servers: int
     degraded: bool
     checks: tuple[FigureCheck, ...]
-    wait_p99_s: float
+    wait_p99_s: float | None
 
     @property
     def passed(self) -> bool:
@@ -296,9 +298,12 @@ def evaluate_pool(spec: PoolSpec, replicas_operational: int, *, degraded: bool,
         limit = spec.rho_target(degraded)
         checks.append(FigureCheck("utilisation", spec.name, rho, limit, "", rho <= limit * (1 + _TOLERANCE), "exact",
                                   f"lambda*E[S]/(n*slots), {state}"))
-    w99 = math.nan
+    w99: float | None = None
     if wanted & {"e2el_p99", "ttft_p99"}:
-        w99, kind, note = wait_quantile(lam, spec.service_times, spec.shares, servers, spec.arrival_scv)
+        try:
+            w99, kind, note = wait_quantile(lam, spec.service_times, spec.shares, servers, spec.arrival_scv)
+        except InvalidInput as exc:  # a pool beyond the models' size limit: a miss that says why
+            w99, kind, note = math.inf, NOT_EVALUATED, exc.fix
         for c in spec.classes:
             if "e2el_p99" in wanted:
                 slo = c.e2el_slo(degraded)
@@ -324,8 +329,11 @@ def evaluate_pool(spec: PoolSpec, replicas_operational: int, *, degraded: bool,
             checks.append(FigureCheck("shed", cls.name, 1.0, spec.shed_target, "probability", False, "exact",
                                       "no queue cap meets the SLO: the service time alone exceeds it"))
         else:
-            p_shed, kind, note = shed_probability(lam, cls.service.total_s, servers, servers * (1 + factor),
-                                                  spec.arrival_scv)
+            try:
+                p_shed, kind, note = shed_probability(lam, cls.service.total_s, servers, servers * (1 + factor),
+                                                      spec.arrival_scv)
+            except InvalidInput as exc:
+                p_shed, kind, note = 1.0, NOT_EVALUATED, exc.fix
             checks.append(FigureCheck("shed", cls.name, p_shed, spec.shed_target, "probability",
                                       p_shed <= spec.shed_target, kind,
                                       f"Queue_cap = {servers * factor} (SLO-safe); {note}"))

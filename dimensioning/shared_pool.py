@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from dimensioning.admission import work_threshold_s
+from dimensioning.errors import InvalidInput
 from dimensioning.inputs import Bucket
 from dimensioning.pool import PoolSpec, PoolVerdict, ServiceClass, evaluate_pool, wait_quantile
 from dimensioning.service_time import service_time
@@ -59,8 +60,8 @@ class SharedPoolSizing:
     infeasible_reason: str
     method: str
     method_note: str
-    wait_p999_normal_s: float = math.nan
-    wait_p999_degraded_s: float = math.nan
+    wait_p999_normal_s: float | None = None
+    wait_p999_degraded_s: float | None = None
     pool: PoolSpec | None = None
     verdict_normal: PoolVerdict | None = None
     verdict_degraded: PoolVerdict | None = None
@@ -118,8 +119,11 @@ def size_shared_pool(buckets: Sequence[Bucket], split: TrafficSplit, slos: Seque
     op = max(replicas - lost, 0)
 
     def waits(n: int) -> tuple[float, float, str, str]:
-        w99, kind, note = wait_quantile(lam, times, probs, n * slots, spec.arrival_scv, QUANTILE)
-        w999 = wait_quantile(lam, times, probs, n * slots, spec.arrival_scv, 0.999)[0]
+        try:
+            w99, kind, note = wait_quantile(lam, times, probs, n * slots, spec.arrival_scv, QUANTILE)
+            w999 = wait_quantile(lam, times, probs, n * slots, spec.arrival_scv, 0.999)[0]
+        except InvalidInput as exc:
+            return None, None, "not evaluated", exc.fix  # type: ignore[return-value]
         return w99, w999, kind, note
 
     w99, w999, kind, note = waits(replicas)
@@ -132,8 +136,8 @@ def size_shared_pool(buckets: Sequence[Bucket], split: TrafficSplit, slos: Seque
             share_of_served=c.share,
             service_s=c.service.total_s,
             slo_s=c.e2el_slo_s,
-            latency_p99_normal_s=w99 + c.service.total_s,
-            latency_p99_degraded_s=w99_d + c.service.total_s,
+            latency_p99_normal_s=None if w99 is None else w99 + c.service.total_s,  # type: ignore[arg-type]
+            latency_p99_degraded_s=None if w99_d is None else w99_d + c.service.total_s,  # type: ignore[arg-type]
             work_threshold_s=work_threshold_s(c.service.total_s, replicas * slots, c.e2el_slo_s),
         )
         for c in spec.classes

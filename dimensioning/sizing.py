@@ -42,8 +42,10 @@ import dataclasses
 from typing import Any, Callable
 
 from dimensioning.admission import AdmissionState, admission_state
+from dimensioning.errors import InvalidInput
 from dimensioning.inputs import Admission, Bucket, Headroom, Redundancy, Slo, Workload
 from dimensioning.pool import (
+    NOT_EVALUATED,
     QUANTILE,
     FigureCheck,
     PoolSpec,
@@ -202,17 +204,22 @@ def pool_state(
         return PoolState(replicas, servers, 0.0, 0.0, True, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
                          service_s, service_s, service_s, service_s, "exact", "no traffic")
     rho = arrival_rate * service_s / servers
-    figures = [wait_quantile(arrival_rate, (service_s,), (1.0,), servers, arrival_scv, p) for p in _PERCENTILES]
-    waits = [f[0] for f in figures]
-    kind, note = figures[2][1], figures[2][2]
     from dimensioning.queueing import GIDc, MDc
 
-    if rho < 1:
-        model = (MDc(arrival_rate, service_s, servers) if arrival_scv == 1.0
-                 else GIDc(arrival_rate, service_s, servers, arrival_scv))
-        prob_wait, wait_mean = float(model.prob_wait), float(model.wait.mean())
-    else:
-        prob_wait, wait_mean = 1.0, math.inf
+    try:
+        figures = [wait_quantile(arrival_rate, (service_s,), (1.0,), servers, arrival_scv, p) for p in _PERCENTILES]
+        waits = [f[0] for f in figures]
+        kind, note = figures[2][1], figures[2][2]
+        if rho < 1:
+            model = (MDc(arrival_rate, service_s, servers) if arrival_scv == 1.0
+                     else GIDc(arrival_rate, service_s, servers, arrival_scv))
+            prob_wait, wait_mean = float(model.prob_wait), float(model.wait.mean())
+        else:
+            prob_wait, wait_mean = 1.0, math.inf
+    except InvalidInput as exc:  # beyond the models' size limit: reported, never a crash
+        # None, not NaN: the JSON says "not evaluated" by a null and the note
+        return PoolState(replicas, servers, arrival_rate, rho, rho < 1, None, None, None, None, None, None,  # type: ignore[arg-type]
+                         None, None, None, None, "not evaluated", exc.fix)  # type: ignore[arg-type]
     return PoolState(
         replicas=replicas,
         servers=servers,
@@ -249,27 +256,140 @@ class Constraint:
     kind: str = "exact"
 
 
-def least_replicas(predicate: Callable[[int], bool], lower: int) -> int | None:
+def least_replicas(predicate: Callable[[int], bool], lower: int, hint: int | None = None,
+                   guess: int | None = None) -> int | None:
     """Least n >= lower with predicate(n), for a predicate monotone in n.
 
-    Gallops up from ``lower`` (steps 1, 2, 4, ...) then bisects: the answer is
-    usually a few replicas above the stability floor, so few evaluations are
-    needed and none at far larger (costlier) pools.
+    ``hint``: a count other constraints already ask for (checked first; if it
+    passes the answer is at most the hint). ``guess``: a closed-form estimate
+    of the answer (it only steers the search: every decision is the
+    predicate's). From the guess, the search walks down (if it passes) or up
+    (if it fails) in doubling steps and then bisects, so a good guess costs
+    two or three evaluations and the probes stay away from the stability
+    floor, where the exact models are most expensive.
     """
     lower = max(lower, 0)
-    if predicate(lower):
-        return lower
-    lo, step = lower, 1
-    hi = lower + step
-    while not predicate(hi):
-        if hi >= _MAX_REPLICAS:
-            return None
-        lo = hi
-        step *= 2
-        hi = min(lower + step, _MAX_REPLICAS)
+    lo: int | None = None  # largest n known to fail (or lower - 1: below the range)
+    hi: int | None = None  # smallest n known to pass
+    if hint is not None and hint >= lower:
+        if predicate(hint):
+            hi = hint
+        else:
+            lo = hint
+    if guess is not None:
+        guess = max(guess, lower)
+        if (hi is None or guess < hi) and (lo is None or guess > lo):
+            if predicate(guess):
+                hi = guess
+            else:
+                lo = guess
+    if hi is not None and lo is not None and lo >= lower and hi - lo > 2:
+        # the guess failed below a known pass: gallop up from it
+        base, step = lo, 1
+        while base + step < hi:
+            if predicate(base + step):
+                hi = base + step
+                break
+            lo = base + step
+            step *= 2
+    elif hi is not None:
+        # walk down from the known pass in doubling steps until a failure (or the range's bottom)
+        step = 1
+        while lo is None or hi - lo > 1:
+            probe = hi - step
+            if lo is not None and probe <= lo:
+                break
+            if probe < lower:
+                lo = lower - 1
+                break
+            if predicate(probe):
+                hi = probe
+                step *= 2
+            else:
+                lo = probe
+                break
+    else:
+        start = lower if lo is None else lo + 1
+        if lo is None and predicate(start):
+            return start
+        lo = start if lo is None else lo
+        step = 1
+        hi = lo + 1
+        while not predicate(hi):
+            if hi >= _MAX_REPLICAS:
+                return None
+            lo = hi
+            step *= 2
+            hi = min(start + step, _MAX_REPLICAS)
+    assert lo is not None
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if predicate(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _closed_form_guess(spec: PoolSpec, degraded: bool, constraint: str, floor_n: int) -> int | None:
+    """A closed-form estimate of the least N for one constraint (it steers the search, never decides).
+
+    p99 (e2el, TTFT): the M/M/c wait tail ``C(a, c) exp(-(c - a) t / E[S])``
+    scaled by ``(1 + ca2) / 2`` for bursty arrivals; shed: Erlang B of the
+    servers alone (no waiting room: an upper estimate).
+    """
+    from scipy.special import pdtrc
+
+    from dimensioning.queueing import erlang_b, erlang_c
+
+    load = spec.offered_load
+    mean_s = spec.mean_service_s
+    slots = spec.slots
+    second = math.fsum(c.share * c.service.total_s ** 2 for c in spec.classes)
+    service_scv = max(second / mean_s**2 - 1.0, 0.0)
+    # heavy-traffic equivalence: a G/G/c queue behaves like M/M/c with the spare capacity c - a
+    # divided by (ca2 + cs2) / 2 (Kingman; Whitt 1993)
+    scale = max((spec.arrival_scv + service_scv) / 2.0, 1e-3)
+    poisson_deterministic = spec.arrival_scv == 1.0 and service_scv == 0.0
+    if constraint in ("e2el_p99", "ttft_p99"):
+        budgets = []
+        for c in spec.classes:
+            if constraint == "e2el_p99":
+                budgets.append(c.e2el_slo(degraded) - c.service.total_s)
+            elif c.ttft_slo(degraded) is not None:
+                budgets.append(c.ttft_slo(degraded) - c.service.first_token_s)  # type: ignore[operator]
+        if not budgets:
+            return None
+        budget = max(min(budgets), 0.0)
+
+        def ok(n: int) -> bool:
+            servers = n * slots
+            if servers <= load:
+                return False
+            if poisson_deterministic and pdtrc(servers - 1, load) <= 0.01:
+                # M/D/c: P(W > 0) is within a server or two of the M/D/inf tail P(Poisson(a) >= c) here
+                return True
+            spare = (servers - load) / scale
+            equivalent = load + spare
+            tail = erlang_c(load, max(int(equivalent), 1)) if equivalent < 2**62 else 0.0
+            if tail <= 0.01:
+                return True
+            return math.log(tail / 0.01) * mean_s / spare <= budget
+    elif constraint == "shed" and spec.shed_target is not None:
+        target = spec.shed_target
+
+        def ok(n: int) -> bool:
+            return erlang_b(load, n * slots) <= target
+    else:
+        return None
+    lo, hi = max(floor_n - 1, 0), max(floor_n, 1)
+    while not ok(hi):
+        if hi >= _MAX_REPLICAS:
+            return None
+        lo, hi = hi, min(hi * 2, _MAX_REPLICAS)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
             hi = mid
         else:
             lo = mid
@@ -373,6 +493,68 @@ _DETAILS = {
 }
 
 
+def _safely_passes(spec: PoolSpec, replicas: int, degraded: bool, constraint: str) -> bool:
+    """The pool check for one constraint, counted as a pass only when its figure may decide N (the rule).
+
+    A figure the models cannot give (a pool beyond their size limit) or one
+    that is an approximation without a safe margin counts as a miss: the
+    search then never settles on it (conservative).
+    """
+    verdict = evaluate_pool(spec, replicas, degraded=degraded, only=(constraint,))
+    if any(c.kind == NOT_EVALUATED for c in verdict.checks):
+        # larger pools are refused too: stop the search here and say why
+        raise _Refused(next(c.note for c in verdict.checks if c.kind == NOT_EVALUATED))
+    return verdict.passed and all(c.safe for c in verdict.checks)
+
+
+# evaluations a non-binding constraint may spend on finding its own least N (large pools: each costs ~1 s)
+_NON_BINDING_PROBES = 3
+
+
+class _StopSearch(Exception):
+    pass
+
+
+def _least_with_budget(spec: PoolSpec, degraded: bool, name: str, lower: int, hint: int,
+                       guess: int | None) -> tuple[int | None, bool]:
+    """(least N for one constraint, whether it is the exact least).
+
+    When the constraint passes at ``hint - 1`` (another constraint asks for
+    more: this one does not bind), its own least N is searched with a few
+    evaluations only and the smallest passing count found is reported.
+    """
+    def check(n: int) -> bool:
+        return _safely_passes(spec, n, degraded, name)
+
+    if hint > lower and check(hint) and check(hint - 1):
+        spent = [0]
+        found = [hint - 1]
+
+        def budgeted(n: int) -> bool:
+            if n >= found[0]:
+                return True
+            if spent[0] >= _NON_BINDING_PROBES:
+                raise _StopSearch
+            spent[0] += 1
+            try:
+                ok = check(n)
+            except _Refused:  # a smaller pool the models refuse: this constraint does not bind anyway
+                raise _StopSearch from None
+            if ok:
+                found[0] = n
+            return ok
+
+        try:
+            return least_replicas(budgeted, lower, hint - 1, guess), True
+        except _StopSearch:
+            return found[0], False
+    return least_replicas(check, lower, hint, guess), True
+
+
+class _Refused(Exception):
+    """The queue models refused a pool (beyond their size limit): the search stops."""
+
+
 def size_pool(spec: PoolSpec) -> tuple[int, tuple[Constraint, ...], tuple[str, ...], list[str]]:
     """(N, constraints, binding, reasons unattainable) of a pool: the least N per constraint and state."""
     lost = spec.replicas_lost
@@ -395,32 +577,47 @@ def size_pool(spec: PoolSpec) -> tuple[int, tuple[Constraint, ...], tuple[str, .
                 len(spec.classes) == 1 and queue_factor(spec.classes[0], spec, degraded) is None):
             # no queue cap keeps an objective no service meets (the cap is set from the stricter state's)
             blocked.add("shed")
-        probe = evaluate_pool(spec, max(floor_n, 1), degraded=degraded)
-        present = {c.constraint for c in probe.checks}
+        present = {"utilisation", "e2el_p99"}
+        if any(c.ttft_slo(degraded) is not None for c in spec.classes):
+            present.add("ttft_p99")
+        if any(c.tpot_slo_s is not None for c in spec.classes):
+            present.add("tpot_p99")
+        if spec.shed_target is not None and len(spec.classes) == 1:
+            present.add("shed")
+        rho_limit = spec.rho_target(degraded)
+        # the utilisation count is closed form: it brackets the costlier searches
+        hint = max(math.ceil(load / (spec.slots * rho_limit) * (1 - 1e-12)), 1)
         for name in ("utilisation", "e2el_p99", "ttft_p99", "shed", "tpot_p99"):
             if name not in present or name in blocked or (name == "tpot_p99" and degraded):
                 continue
             label = f"{_LABELS[name]} ({state})" if name != "tpot_p99" else "tpot p99"
-            first = probe.check(name)
-            assert first is not None
+            exact_least = True
             if name == "utilisation":
-                limit = spec.rho_target(degraded)
-                needed = max(math.ceil(load / (spec.slots * limit) * (1 - 1e-12)), 1)
+                needed = hint
             elif name == "tpot_p99":
                 needed = 0  # deterministic decode: met at any N (unattainable ones are listed above)
             else:
                 lower = max(floor_n - 1, 1) if name == "shed" else floor_n
-                needed = least_replicas(lambda n, name=name: evaluate_pool(spec, n, degraded=degraded, only=(name,)).passed,
-                                        lower)
+                guess = _closed_form_guess(spec, degraded, name, floor_n)
+                try:
+                    needed, exact_least = _least_with_budget(spec, degraded, name, lower, hint, guess)
+                except _Refused as exc:
+                    constraints.append(Constraint(label, None, f"not evaluated: {exc}"))
+                    reasons.append(f"{label}: not evaluated: {exc}")
+                    continue
             if needed is None:
-                constraints.append(Constraint(label, None, f"not attainable with up to {_MAX_REPLICAS} replicas"))
-                reasons.append(f"{label}: not attainable with up to {_MAX_REPLICAS} replicas")
+                why = f"not attainable with up to {_MAX_REPLICAS} replicas"
+                constraints.append(Constraint(label, None, why))
+                reasons.append(f"{label}: {why}")
                 continue
             at = evaluate_pool(spec, max(needed, 1), degraded=degraded, only=(name,))
-            kinds = sorted({c.kind for c in at.checks})
-            detail = _DETAILS[name].format(limit=first.limit, limit_ms=first.limit * 1e3)
+            kinds = sorted({c.kind for c in at.checks}) or ["exact"]
+            limit = at.checks[0].limit if at.checks else rho_limit
+            detail = _DETAILS[name].format(limit=limit, limit_ms=limit * 1e3)
             if degraded and name != "tpot_p99":
                 detail += f" with {lost} replica(s) lost"
+            if name not in ("utilisation", "tpot_p99") and not exact_least:
+                detail += f" (met from {needed + extra} on; the least is not searched further: another constraint binds)"
             constraints.append(Constraint(label, needed + extra, detail, "+".join(kinds) if len(kinds) > 1 else kinds[0]))
     unattainable = [c for c in constraints if c.replicas_needed is None]
     attainable = [c.replicas_needed for c in constraints if c.replicas_needed is not None]
@@ -495,14 +692,23 @@ def _assemble(name: str, traffic: BucketTraffic, spec: PoolSpec, lat: LatencyTar
         infeasible_reason="; ".join(reasons),
         normal=pool_state(lam, s, replicas, slots, scv),
         degraded=pool_state(lam, s, op, slots, scv),
-        admission_normal=admission_state(lam, s, replicas, slots, slo_cap, scv, ttft_wait_budget_s=ttft_budget),
-        admission_degraded=admission_state(lam, s, op, slots, slo_cap, scv, ttft_wait_budget_s=ttft_budget),
+        admission_normal=_admission(lam, s, replicas, slots, slo_cap, scv, ttft_budget),
+        admission_degraded=_admission(lam, s, op, slots, slo_cap, scv, ttft_budget),
         utilization_expected=lam * service.mean_s / (replicas * slots) if replicas else math.inf,
         pool=spec,
         verdict_normal=evaluate_pool(spec, replicas, degraded=False) if feasible else None,
         verdict_degraded=evaluate_pool(spec, op, degraded=True) if feasible else None,
         referee=referee,
     )
+
+
+def _admission(lam: float, s: float, replicas: int, slots: int, slo: float, scv: float,
+               ttft_budget: float | None) -> AdmissionState | None:
+    """The admission report; None where no cap meets the SLO or the models refuse the pool's size."""
+    try:
+        return admission_state(lam, s, replicas, slots, slo, scv, ttft_wait_budget_s=ttft_budget)
+    except InvalidInput:
+        return None
 
 
 def resized(sizing: BucketSizing, replicas: int, constraint: Constraint,
