@@ -3,9 +3,10 @@
 The entry points: :func:`plan_facility` (pools in, :class:`FacilityResult`
 out), the exporters (:func:`render_facility_outputs`), the graph
 (:func:`build_topology`) and the failure-domain model over it
-(:class:`FailureModel`: ``FailureModel.from_result(result).impact("rack:row01-pod02-rack05")``
-says which replicas, pools, chips and feeds a loss takes and what survives;
-``.worst(level, k)`` the worst ``k`` domains of a level). The mapping from a
+(:class:`FailureModel`, kept on the result as ``result.failure_model``:
+``result.impact("rack:row01-pod02-rack05")`` says which replicas, pools,
+chips and feeds a loss, or a set of losses, takes and what survives;
+``result.failure_model.worst(level, k)`` the worst ``k`` domains of a level). The mapping from a
 project file to pools lives in ``lpuplan.facility_glue`` (facility never
 imports lpuplan).
 """

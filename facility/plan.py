@@ -14,6 +14,7 @@ what fails and by how much.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Sequence
 
 from dimensioning.errors import InvalidInput
@@ -24,7 +25,7 @@ from facility.checks import BudgetCheck
 from facility.cooling import ZoneCooling, zone_cooling
 from facility.demand import PoolCheck, PoolDemand, check_pool
 from facility.domains import DomainImpact, LevelVerdict, evaluate_domains
-from facility.failure import FailureModel
+from facility.failure import FailureImpact, FailureModel
 from facility.inputs import FacilitySpec, HardwareSpec
 from facility.layout import Layout, build_layout
 from facility.memory_fit import ReplicaSize
@@ -139,6 +140,19 @@ class FacilityResult:
 
     def level(self, name: str) -> LevelVerdict:
         return next(v for v in self.levels if v.level == name)
+
+    @cached_property
+    def failure_model(self) -> FailureModel:
+        """The failure-domain model of this plan (built once, on first use): ``.impact("rack:...")``, ``.worst(...)``."""
+        return FailureModel.from_result(self)
+
+    def impact(self, domains: str | Sequence[str]) -> FailureImpact:
+        """What losing ``domains`` (one id or several, all at once) takes and what survives.
+
+        Ids are graph node names, optionally with their level: ``"rack:row01-pod02-rack05"``,
+        ``["feed:row01-panel-A", "feed:row01-panel-B"]`` (:meth:`facility.failure.FailureModel.impact`).
+        """
+        return self.failure_model.impact(domains)
 
     def pool(self, name: str) -> PoolResult:
         return next(p for p in self.pools if p.name == name)
@@ -386,7 +400,7 @@ def plan_facility(
             )
     if any(c.method == "approximation" for v in verdicts for pv in v.pools for c in (pv.check,)):
         notes.append("degraded p99 from an approximation: dimensioning.queueing is not available")
-    return FacilityResult(
+    result = FacilityResult(
         passed=not failures,
         failures=tuple(failures),
         required_level=level,
@@ -407,3 +421,5 @@ def plan_facility(
         feedback_rounds=rounds,
         notes=tuple(notes),
     )
+    result.__dict__["failure_model"] = model  # the last round's model is this placement's
+    return result

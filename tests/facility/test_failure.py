@@ -190,6 +190,19 @@ def test_domain_ids_with_and_without_their_level():
         f"row0{i}-pod01-rack0{j}-pdu-{s}" for i in (1, 2) for j in (1, 2) for s in "AB"}
 
 
+def test_the_results_own_model_is_the_final_placements():
+    # the feedback adds a replica (3 racks used of 4): the model kept on the result must see it
+    r = plan_facility(None, make_facility(rows=1, pods_per_row=1, racks_per_pod=4,
+                                          cooling={"unit_kw": 150.0, "racks_per_zone": 4, "redundancy": 1}),
+                      Redundancy(level="rack", n_plus=1), [pool("a", 2, arrival=9.0)])
+    assert r.pool("a").added == 1
+    fresh = FailureModel.from_result(r)
+    for level in ("node", "rack", "feed", "cooling"):
+        assert r.failure_model.domains(level) == fresh.domains(level)
+        for d in fresh.domains(level):
+            assert r.impact(d) == fresh.impact(d)
+
+
 def test_a_replica_across_two_racks_dies_once():
     # 96 chips = 12 nodes: racks of 8 usable nodes, so each replica spans 2 racks of its pod
     fac = make_facility(rows=1, pods_per_row=2, racks_per_pod=3,
