@@ -11,7 +11,9 @@ come from the rows whose prompt falls in it, so any correlation is kept.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -19,10 +21,10 @@ from typing import Sequence
 import numpy as np
 
 from dimensioning.errors import InvalidInput
-from dimensioning.inputs import Bucket, Workload
+from dimensioning.inputs import MAX_TOKENS, Bucket, Workload
 from dimensioning.tokens import token_cdf, token_limited_mean, token_partial_mean
 
-__all__ = ["BucketTraffic", "TrafficSplit", "Trace", "read_trace", "split_traffic", "bucket_shares"]
+__all__ = ["BucketTraffic", "TrafficSplit", "Trace", "read_trace", "read_trace_text", "split_traffic", "bucket_shares"]
 
 
 @dataclass(frozen=True)
@@ -62,32 +64,82 @@ class Trace:
     timestamps: np.ndarray | None
 
 
-def read_trace(path: Path, field: str = "workload.trace") -> Trace:
-    """Read ``prompt_tokens,output_tokens[,timestamp]`` rows; errors name the row."""
+_TRACE_COLUMNS = "prompt_tokens,output_tokens[,timestamp]"
+
+_UTF16_32_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def read_trace_text(path: Path, field: str = "workload.trace") -> str:
+    """The text of a trace CSV: UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8" writes one).
+
+    Anything else is refused naming the file and where it goes wrong: a
+    missing file as missing, a UTF-16/32 file (Excel's "Unicode Text") by its
+    byte-order mark, and any other encoding (latin-1, cp1252) by the byte
+    offset and line of the first byte that is not UTF-8.
+    """
     try:
-        handle = open(path, newline="", encoding="utf-8")
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(field, str(path), "no such trace file; give the path of a CSV with columns"
+                           f" {_TRACE_COLUMNS} (a relative path is relative to the project file)") from None
+    except IsADirectoryError:
+        raise InvalidInput(field, str(path), f"is a folder; give the trace CSV file ({_TRACE_COLUMNS})") from None
     except OSError as exc:
-        raise InvalidInput(field, str(path), f"cannot open it ({exc.strerror}); give a CSV with columns prompt_tokens,output_tokens[,timestamp]") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
+        raise InvalidInput(field, str(path), f"cannot read the trace file ({exc.strerror or exc}); check its permissions") from None
+    for bom, name in _UTF16_32_BOMS:
+        if data.startswith(bom):
+            raise InvalidInput(field, str(path), f"the trace file is {name} (Excel's \"Unicode Text\"); save it as"
+                               " \"CSV UTF-8\" (or convert it: iconv -t UTF-8)")
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = skip + exc.start
+        line = data.count(b"\n", 0, offset) + 1
+        raise InvalidInput(
+            field, str(path),
+            f"the trace file is not UTF-8: byte 0x{data[offset]:02x} at byte offset {offset} (line {line}) is not"
+            " valid UTF-8 (latin-1 or cp1252?); save it as \"CSV UTF-8\" or convert it: iconv -f latin1 -t UTF-8",
+        ) from None
+
+
+def read_trace(path: Path, field: str = "workload.trace") -> Trace:
+    """Read ``prompt_tokens,output_tokens[,timestamp]`` rows; errors name the file, the row and the fix.
+
+    Token counts must be finite, ``prompt_tokens`` in (0, MAX_TOKENS] and
+    ``output_tokens`` in [0, MAX_TOKENS] (the project file's limits); column
+    names may carry spaces around them.
+    """
+    reader = csv.DictReader(io.StringIO(read_trace_text(path, field), newline=""))
+    try:
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        reader.fieldnames = columns
         for needed in ("prompt_tokens", "output_tokens"):
             if needed not in columns:
                 raise InvalidInput(field, str(path), f"has no column {needed!r} (columns: {columns}); add it")
         has_time = "timestamp" in columns
         prompts, outputs, times = [], [], []
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num
             try:
                 p = float(row["prompt_tokens"])
                 o = float(row["output_tokens"])
                 t = float(row["timestamp"]) if has_time else 0.0
             except (TypeError, ValueError):
                 raise InvalidInput(f"{field} line {line}", dict(row), "prompt_tokens, output_tokens and timestamp must be numbers") from None
-            if not (p > 0 and o >= 0 and np.isfinite(p) and np.isfinite(o) and np.isfinite(t)):
-                raise InvalidInput(f"{field} line {line}", dict(row), "need prompt_tokens > 0 and output_tokens >= 0")
+            if not (np.isfinite(p) and np.isfinite(o) and np.isfinite(t)):
+                raise InvalidInput(f"{field} line {line}", dict(row), "every figure must be a finite number (not inf or nan)")
+            if not (0 < p <= MAX_TOKENS and 0 <= o <= MAX_TOKENS):
+                raise InvalidInput(f"{field} line {line}", dict(row),
+                                   f"need prompt_tokens > 0 and output_tokens >= 0, each at most {MAX_TOKENS:,} tokens")
             prompts.append(p)
             outputs.append(o)
             times.append(t)
+    except csv.Error as exc:
+        raise InvalidInput(f"{field} line {reader.line_num}", str(path), f"is not a readable CSV ({exc}); save it as CSV UTF-8") from None
     if not prompts:
         raise InvalidInput(field, str(path), "has no rows; give at least one request")
     stamps = np.asarray(times) if has_time else None

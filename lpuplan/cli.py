@@ -72,6 +72,10 @@ def validate(
     from lpuplan.project import load_project
 
     project = load_project(file)
+    if project.workload.trace is not None:  # the trace is an input too: its encoding and rows are checked here
+        from dimensioning.traffic import read_trace
+
+        read_trace(project.workload.trace)
     stdout.print(f"{file}: valid ({len(project.buckets)} buckets)")
 
 

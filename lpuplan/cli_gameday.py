@@ -27,7 +27,7 @@ import typer
 from typer.core import TyperGroup
 
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
-from lpuplan.output import dumps_json, write_atomic, write_json
+from lpuplan.output import check_output_set, dumps_json, output_set, write_atomic, write_json
 
 if TYPE_CHECKING:
     from facility.gameday.metrics import MetricMap
@@ -188,6 +188,8 @@ def register(app: typer.Typer) -> None:
 
         from dimensioning.errors import InvalidInput
 
+        if out is not None:
+            check_output_set("--out", out)  # before any work
         given = {"failover_time_s": failover_time, "in_service": in_service, "unnoticed": unnoticed, "routing": routing}
         settings = GameDaySettings(
             failover_time_s=15.0 if failover_time is None else failover_time,
@@ -216,7 +218,9 @@ def register(app: typer.Typer) -> None:
         document = prediction_document(predictions, settings, metric_map, project=project.name)
         files: list[Path] = []
         if out is not None:
-            files = write_artifacts(predictions, document, out, metric_map, project=project.name)
+            with output_set(out, option="--out") as staging:  # the artifacts arrive as one set
+                staged = write_artifacts(predictions, document, staging, metric_map, project=project.name)
+            files = [out / path.relative_to(staging) for path in staged]
         if json_out:
             payload = dict(document)
             payload["files"] = [str(f) for f in files]

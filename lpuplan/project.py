@@ -150,6 +150,11 @@ def _resolve(project: Project, base_dir: Path) -> Project:
     workload = project.workload
     if workload.trace is not None and not workload.trace.is_absolute():
         workload = workload.model_copy(update={"trace": (base_dir / workload.trace).resolve()})
+    if workload.trace is not None and not workload.trace.is_file():
+        what = "is a folder" if workload.trace.is_dir() else "no such trace file"
+        raise InvalidInput("workload.trace", str(workload.trace),
+                           f"{what}; give the path of a CSV with columns prompt_tokens,output_tokens[,timestamp]"
+                           " (a relative path is relative to the project file)")
     buckets = []
     for i, bucket in enumerate(project.buckets):
         if bucket.profile is not None:

@@ -66,3 +66,73 @@ def test_bad_traces_name_the_problem(tmp_path, text, fragment):
     with pytest.raises(InvalidInput, match=fragment) as info:
         read_trace(trace)
     assert info.value.field.startswith("workload.trace")
+
+
+# --- encodings (issue 12 item 7): UTF-8 with or without BOM; anything else named with file and byte offset ---
+
+_ROWS = "prompt_tokens,output_tokens,timestamp\r\n100,10,0\r\n900,400,1\r\n"
+
+
+@pytest.mark.parametrize("prefix", [b"", b"\xef\xbb\xbf"], ids=["utf-8", "utf-8 with BOM (Excel CSV UTF-8)"])
+def test_utf8_traces_are_read_with_or_without_a_byte_order_mark(tmp_path, prefix):
+    trace = tmp_path / "t.csv"
+    trace.write_bytes(prefix + _ROWS.encode("utf-8"))
+    read = read_trace(trace)
+    assert read.prompt_tokens.tolist() == [100.0, 900.0] and read.timestamps.tolist() == [0.0, 1.0]
+
+
+def test_a_latin1_trace_is_named_with_its_byte_offset_and_line(tmp_path):
+    trace = tmp_path / "caf\u00e9.csv"
+    text = "prompt_tokens,output_tokens,comment\n100,10,ok\n200,20,caf\u00e9\n"
+    trace.write_bytes(text.encode("latin-1"))
+    offset = text.encode("latin-1").index(b"\xe9")
+    with pytest.raises(InvalidInput) as info:
+        read_trace(trace)
+    message = str(info.value)
+    assert info.value.field == "workload.trace" and str(trace) in message
+    assert f"byte offset {offset}" in message and "line 3" in message and "0xe9" in message and "UTF-8" in message
+
+
+def test_the_offset_counts_the_byte_order_mark(tmp_path):
+    trace = tmp_path / "t.csv"
+    data = b"\xef\xbb\xbfprompt_tokens,output_tokens\n1\xff,2\n"
+    trace.write_bytes(data)
+    offset = data.index(b"\xff")  # 32: the mark's 3 bytes count
+    with pytest.raises(InvalidInput, match=f"byte offset {offset} "):
+        read_trace(trace)
+
+
+@pytest.mark.parametrize("encoding, name", [("utf-16", "UTF-16"), ("utf-32", "UTF-32")])
+def test_utf16_and_utf32_traces_say_how_to_save_them(tmp_path, encoding, name):
+    trace = tmp_path / "t.csv"
+    trace.write_bytes(_ROWS.encode(encoding))
+    with pytest.raises(InvalidInput, match=f"is {name}.*CSV UTF-8"):
+        read_trace(trace)
+
+
+def test_a_missing_trace_is_named_as_missing(tmp_path):
+    with pytest.raises(InvalidInput, match="no such trace file") as info:
+        read_trace(tmp_path / "nowhere.csv")
+    assert str(tmp_path / "nowhere.csv") in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("prompt_tokens,output_tokens\n100,inf\n", "finite"),
+        ("prompt_tokens,output_tokens\nnan,1\n", "finite"),
+        ("prompt_tokens,output_tokens\n1e12,1\n", "at most 10,000,000"),
+        ("prompt_tokens,output_tokens\n1,\x002\n", "line 2"),
+    ],
+)
+def test_non_finite_huge_and_binary_rows_are_refused_with_the_row(tmp_path, text, fragment):
+    trace = tmp_path / "t.csv"
+    trace.write_text(text)
+    with pytest.raises(InvalidInput, match=fragment):
+        read_trace(trace)
+
+
+def test_spaces_around_column_names_are_forgiven(tmp_path):
+    trace = tmp_path / "t.csv"
+    trace.write_text(" prompt_tokens , output_tokens \n100,10\n")
+    assert read_trace(trace).output_tokens.tolist() == [10.0]
