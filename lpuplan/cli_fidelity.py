@@ -15,7 +15,7 @@ import typer
 
 from dimensioning.errors import InvalidInput
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stdout
-from lpuplan.output import dumps_json, write_json
+from lpuplan.output import check_output_file, dumps_json, write_json
 
 __all__ = ["register", "project_pools", "parse_rhos"]
 
@@ -127,6 +127,8 @@ def register(app: typer.Typer) -> None:
         from benchmarks.validate import PoolDesign, run_fidelity
         from lpuplan.cli_emulate import parse_overrides
 
+        if out is not None:
+            check_output_file("--out", out)  # before any request is sent
         if (project is None) == (shape is None):
             raise InvalidInput("--project/--shape", None, "give exactly one: a project file or one PROMPT:OUTPUT shape")
         if not time_scale > 0:
@@ -154,7 +156,7 @@ def register(app: typer.Typer) -> None:
         )
         data = report.to_dict()
         if out is not None:
-            write_json(out, data)
+            write_json(out, data, option="--out")
         if as_json:
             stdout.print(dumps_json(data), end="", soft_wrap=True, markup=False)
         else:

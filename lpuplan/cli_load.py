@@ -9,6 +9,8 @@ the server.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -17,7 +19,7 @@ import typer
 
 from dimensioning.errors import InvalidInput
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stdout
-from lpuplan.output import dumps_json, write_atomic, write_json
+from lpuplan.output import check_output_set, dumps_json, output_set, write_atomic, write_json
 
 __all__ = ["register", "parse_rates", "project_shapes", "jsonl_text"]
 
@@ -130,6 +132,8 @@ def register(app: typer.Typer) -> None:
         """Put open-loop load on URL and summarise it (see docs/validate.md)."""
         from benchmarks.load import build_prompts, build_schedule, parse_shape, run_load, summarize, summary_csv
 
+        if out is not None:
+            check_output_set("--out", out)  # before any load is sent
         if project is not None and shape:
             raise InvalidInput("--shape", shape, "give --project or --shape, not both")
         if api not in ("completions", "chat"):
@@ -163,26 +167,28 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput("--rate", None, "give --rate, --rates or --sweep")
         summaries = []
         files: list[str] = []
-        for i, r in enumerate(rate_list):
-            schedule = build_schedule(shapes, r if arrivals != "trace" else None, arrivals=arrivals, burstiness=shape_b,
-                                      count=requests, duration_s=duration_s, trace=trace, seed=seed + i)
-            prompts = build_prompts(sorted(set(schedule.prompt_tokens.tolist())), tokenizer, url, model,
-                                    timeout_s=timeout_s, seed=seed + i, api=api)
-            result = run_load(url, schedule, prompts, model=model, api=api, stream=stream, timeout_s=timeout_s,
-                              time_scale=time_scale, spin_s=spin_ms / 1e3, client=client)
-            summary = summarize(result, slo_e2el_ms=slos, slo_ttft_ms=slo_ttft_ms, slo_tpot_ms=slo_tpot_ms,
-                                max_send_lag_ms=max_send_lag_ms)
-            summaries.append(summary)
-            if out is not None:
-                name = f"requests-{r:g}.jsonl" if arrivals != "trace" else "requests-trace.jsonl"
-                write_atomic(out / name, jsonl_text(result))
-                files.append(str(out / name))
-            if not as_json:
-                _render(summary)
-        if out is not None:
-            write_json(out / "summary.json", {"runs": summaries})
-            write_atomic(out / "summary.csv", summary_csv(summaries))
-            files += [str(out / "summary.json"), str(out / "summary.csv")]
+        with contextlib.ExitStack() as stack:  # the run's files arrive as one set (lpuplan.output)
+            staging = stack.enter_context(output_set(out, option="--out")) if out is not None else None
+            for i, r in enumerate(rate_list):
+                schedule = build_schedule(shapes, r if arrivals != "trace" else None, arrivals=arrivals, burstiness=shape_b,
+                                          count=requests, duration_s=duration_s, trace=trace, seed=seed + i)
+                prompts = build_prompts(sorted(set(schedule.prompt_tokens.tolist())), tokenizer, url, model,
+                                        timeout_s=timeout_s, seed=seed + i, api=api)
+                result = run_load(url, schedule, prompts, model=model, api=api, stream=stream, timeout_s=timeout_s,
+                                  time_scale=time_scale, spin_s=spin_ms / 1e3, client=client)
+                summary = summarize(result, slo_e2el_ms=slos, slo_ttft_ms=slo_ttft_ms, slo_tpot_ms=slo_tpot_ms,
+                                    max_send_lag_ms=max_send_lag_ms)
+                summaries.append(summary)
+                if out is not None and staging is not None:
+                    name = f"requests-{r:g}.jsonl" if arrivals != "trace" else "requests-trace.jsonl"
+                    write_atomic(staging / name, jsonl_text(result), option="--out")
+                    files.append(str(out / name))
+                if not as_json:
+                    _render(summary)
+            if out is not None and staging is not None:
+                write_json(staging / "summary.json", {"runs": summaries}, option="--out")
+                write_atomic(staging / "summary.csv", summary_csv(summaries), option="--out")
+                files += [str(out / "summary.json"), str(out / "summary.csv")]
         if as_json:
             stdout.print(dumps_json({"runs": summaries, "files": files}), end="", soft_wrap=True, markup=False)
         elif files:

@@ -205,7 +205,17 @@ CASES: list[Case] = [
     Case("import format", ("profile", "import", "{T}/x.json", "-o", "{T}/p.json", "--from", "csv"), ("--from", "csv")),
     Case("gameday abort factor nan", ("gameday", "predict", "{P}", "--abort-p99-factor", "nan"), ("--abort-p99-factor",)),
     Case("emulate time scale inf", ("emulate", "{P}", "--time-scale", "inf"), ("--time-scale", "inf")),
+    Case("load rate nan", ("load", "http://127.0.0.1:9/v1", "--rate", "nan", "--shape", "100:10"), ("--rate", "nan")),
+    Case("load timeout inf", ("load", "http://127.0.0.1:9/v1", "--rate", "1", "--timeout-s", "inf"), ("--timeout-s", "inf")),
+    Case("load time scale 0", ("load", "http://127.0.0.1:9/v1", "--rate", "1", "--shape", "100:10", "--time-scale", "0"),
+         ("--time-scale",)),
+    Case("fidelity time scale nan", ("fidelity", "http://127.0.0.1:9/v1", "--shape", "100:10", "--time-scale", "nan"),
+         ("--time-scale", "nan")),
     # --- output paths -----------------------------------------------------------------------------
+    Case("load out is a file", ("load", "http://127.0.0.1:9/v1", "--rate", "1", "--shape", "100:10", "--out", "{T}/f"),
+         ("--out", "is a file"), files={"f": "x"}),
+    Case("fidelity out is a folder", ("fidelity", "http://127.0.0.1:9/v1", "--shape", "100:10", "--out", "{T}"),
+         ("--out", "is a folder")),
     Case("plan out is a file", ("plan", "{P}", "--out", "{T}/f"), ("--out", "is a file"), files={"f": "x"}),
     Case("plan out under a file", ("plan", "{P}", "--out", "{T}/f/sub"), ("--out", "not a folder"), files={"f": "x"}),
     Case("plan out holds foreign files", ("plan", "{P}", "--out", "{T}/mine"), ("--out", "notes.txt"), files={"mine/notes.txt": "x"}),
@@ -240,7 +250,8 @@ def test_the_corpus_is_large_and_covers_every_command():
     assert len(CASES) >= 60
     assert len({c.id for c in CASES}) == len(CASES)
     commands = {c.argv[0] for c in CASES}
-    assert {"validate", "queue", "simulate", "bench", "profile", "plan", "facility", "gameday", "emulate", "init"} <= commands
+    assert {"validate", "queue", "simulate", "bench", "profile", "plan", "facility", "gameday", "emulate", "init", "load",
+            "fidelity"} <= commands
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
