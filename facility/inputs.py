@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
@@ -51,6 +52,12 @@ BYTES_PER_PARAMETER: dict[str, float] = {
     "bf16": 2.0,
     "fp32": 4.0,
 }
+
+
+MAX_COUNT = 100_000
+"""Documented limit of every facility count without its own (rows, racks, nodes, cooling units...)."""
+MAX_FIGURE = 1e9
+"""Documented limit of every facility figure without its own (kW, V, A, degrees F)."""
 
 
 def _first_non_finite(value: Any, path: str) -> tuple[str, float] | None:
@@ -92,6 +99,23 @@ class _Frozen(BaseModel):
                 if found is not None:
                     raise ValueError(f"{found[0]} = {found[1]} is not a finite number: give the real figure")
         return data
+
+    @model_validator(mode="after")
+    def _within_documented_limits(self) -> Any:
+        # A field with its own upper bound (le/lt) keeps it; every other count or
+        # figure is held to the generic limits, so a new field cannot forget one
+        # and a typo (rows = 1e9) is refused instead of building a site forever.
+        for name, field in type(self).model_fields.items():
+            if any(isinstance(m, (annotated_types.Le, annotated_types.Lt)) for m in field.metadata):
+                continue
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            limit = MAX_COUNT if isinstance(value, int) else MAX_FIGURE
+            if value > limit:
+                raise ValueError(f"{name} = {value} is above {limit:,}, lpuplan's documented limit for facility"
+                                 " figures (README.md, Limits): check the unit and the figure")
+        return self
 
 
 class HardwareSpec(_Frozen):

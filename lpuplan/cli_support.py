@@ -75,8 +75,9 @@ def check_finite_options(command: Callable[..., Any], values: dict[str, Any]) ->
     them before doing any work, naming the option.
     """
     for name, value in values.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InvalidInput(_option_name(command, name), value, "give a finite number (inf and nan are not figures)")
+        for item in value if isinstance(value, (list, tuple)) else (value,):  # repeatable options too
+            if isinstance(item, float) and not math.isfinite(item):
+                raise InvalidInput(_option_name(command, name), item, "give a finite number (inf and nan are not figures)")
 
 
 def guarded(command: F) -> F:

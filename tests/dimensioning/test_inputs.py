@@ -118,3 +118,14 @@ def test_facility_free_form_tables_refuse_non_finite():
         facility_inputs.HardwareSpec(override={"rack_power_kw": math.nan})
     with pytest.raises(ValidationError, match=r"catalog\.chip\.x\.sram_mb = inf"):
         facility_inputs.HardwareSpec(catalog={"chip": {"x": {"sram_mb": math.inf}}})
+
+
+@pytest.mark.parametrize("model, values, name", [
+    (facility_inputs.CoolingSpec, {"unit_kw": 1e12, "racks_per_zone": 9}, "unit_kw"),
+    (facility_inputs.CoolingSpec, {"unit_kw": 150.0, "racks_per_zone": 10**9}, "racks_per_zone"),
+    (facility_inputs.NodePower, {"typical": 2.4, "max": 1e10}, "max"),
+])
+def test_facility_figures_without_their_own_bound_meet_the_generic_limits(model, values, name):
+    with pytest.raises(ValidationError, match=f"{name} = .* is above"):
+        model(**values)
+    assert facility_inputs.CoolingSpec(unit_kw=facility_inputs.MAX_FIGURE, racks_per_zone=facility_inputs.MAX_COUNT)

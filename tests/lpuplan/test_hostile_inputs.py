@@ -142,6 +142,8 @@ CASES: list[Case] = [
     _project_case("cooling unit_kw negative", "unit_kw = 150.0", "unit_kw = -150.0", "facility.cooling.unit_kw"),
     _project_case("supply nan", "row_kw = 1800.0", "row_kw = nan", "facility.supply.row_kw"),
     _project_case("rows zero", "rows = 4", "rows = 0", "facility.rows"),
+    _project_case("rows 1e9", "rows = 4", "rows = 1000000000", "facility", "rows = 1000000000", "100,000"),
+    _project_case("cooling unit_kw huge", "unit_kw = 150.0", "unit_kw = 1e12", "facility.cooling", "unit_kw", "Limits"),
     _project_case("spares >= nodes", "spare_nodes_per_rack = 1", "spare_nodes_per_rack = 9", "facility", "spare_nodes_per_rack"),
     _project_case("override nan", 'precision = "int8"\n\n[facility]', 'precision = "int8"\noverride = { rack_power_kw = nan }\n\n[facility]',
                   "hardware", "override.rack_power_kw", "finite"),

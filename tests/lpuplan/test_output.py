@@ -227,7 +227,7 @@ def test_sigkill_at_any_moment_leaves_one_whole_set(tmp_path):
     assert old["plan.json"] != new["plan.json"] and len(old) > 10 and old.keys() == new.keys()
     seen = set()
     # eight moments from early in the run to just past its usual end (the write phase is the last third)
-    for fraction in (0.3, 0.6, 0.75, 0.85, 0.9, 0.95, 1.0, 1.06):
+    for fraction in (0.02, 0.6, 0.75, 0.85, 0.9, 0.95, 1.0, 1.06):
         process = _plan(new_project, out)
         time.sleep(duration * fraction)
         process.send_signal(signal.SIGKILL)
@@ -235,6 +235,6 @@ def test_sigkill_at_any_moment_leaves_one_whole_set(tmp_path):
         now = _snapshot(out)
         assert now in (old, new), f"killed at {fraction:.2f} of the run: a mixed set"
         seen.add("new" if now == new else "old")
-    assert "old" in seen  # the early kills cannot have finished
+    assert "old" in seen  # the first kill lands before the process has even imported lpuplan
     assert _plan(new_project, out).wait(timeout=120) in (0, 3)  # the next run cleans up
     assert _snapshot(out) == new and _leftovers(out) == []
