@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from dimensioning.admission import queue_depth_factor
 from dimensioning.errors import InvalidInput
 from facility.gameday.blast import domains_at_level
 from facility.gameday.model import GameDayPool, GameDaySettings
@@ -47,28 +46,31 @@ def gameday_pools(plan: "Plan", *, queue_cap: bool = True, rate_scale: float = 1
         bucket = buckets[sizing.name]
         s = sizing.service
         assert bucket.r_decode is not None
-        factor = queue_depth_factor(s.total_s, min(sizing.slo_s, sizing.degraded_slo_s)) if queue_cap else None
+        # the cap the emulator and the plan configure: the admission's per-replica SLO-safe cap (normal state)
+        admission = sizing.admission_normal
+        cap = admission.queue_cap_per_replica if (queue_cap and admission is not None) else None
         out[sizing.name] = GameDayPool(
             name=sizing.name,
             replicas=counts[sizing.name],
             slots=sizing.slots,
             service_time_s=s.total_s,
-            ttft_offset_s=min(s.fixed_s + s.prefill_s + 1.0 / bucket.r_decode, s.total_s),
+            ttft_offset_s=min(s.first_token_s, s.total_s),
             arrival_rate=sizing.traffic.arrival_rate * rate_scale,
             slo_s=sizing.slo_s,
             degraded_slo_s=sizing.degraded_slo_s,
             arrival_scv=plan.targets.arrival_scv,
-            queue_cap=None if factor is None else sizing.slots * factor,
+            queue_cap=cap,
             shed_target=plan.targets.shed_target,
+            rho_target_normal=plan.targets.rho_target_normal,
+            rho_target_degraded=plan.targets.rho_target_degraded,
+            spec=getattr(sizing, "pool", None),
         )
     return out
 
 
 def parse_domain(text: str) -> str:
-    """``rack:row01-pod02-rack05`` or ``row01-pod02-rack05`` -> the domain's name."""
-    text = text.strip()
-    level, sep, name = text.partition(":")
-    return name if sep else level
+    """A domain id as given (``rack:row01-pod02-rack05`` or ``row01-pod02-rack05``; the facility resolves it)."""
+    return text.strip()
 
 
 def predict_plan(

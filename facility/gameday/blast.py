@@ -1,16 +1,16 @@
 """Blast radius: what one failure domain takes down, read from the facility model.
 
-This is the game day's one adapter over :mod:`facility.domains`: it reads the
-domain impacts the facility model computed (:class:`facility.plan.FacilityResult`)
-and turns one domain into the replicas, pools, chips and racks it takes down,
-and the load the surviving power feeds then carry. Nothing here decides what
-a domain kills; the facility model does.
+This is the game day's one adapter over the facility's failure rules
+(:class:`facility.failure.FailureModel`, computed over the topology graph):
+it turns one domain's :class:`~facility.failure.FailureImpact` into the
+replicas, pools, chips and racks it takes down, and the most loaded surviving
+power element. Nothing here decides what a domain kills; the facility model does.
 
-Surviving feed load: a rack is fed from A and B; with one side of a rack
-(its PDU) or of a row (its panel) gone, the other side carries the rack's
-whole maximum draw; otherwise each side carries half. The limit is the feed's
-usable continuous capacity (``Layout.feed_usable_kw``: the rating times the
-80% continuous-load derate, NEC 210.20(A)/215.3).
+Surviving feed load: the power element whose load the loss changes and that
+ends nearest its continuous limit (breaker x power factor x 80% derate,
+NEC 210.20(A)/215.3); when the loss changes no element's load (a rack or pod
+loss only takes load away), the most loaded rack feed of the site in normal
+running (each side carrying half its rack's maximum).
 """
 
 from __future__ import annotations
@@ -20,11 +20,17 @@ from typing import Any
 
 from dimensioning.errors import InvalidInput
 
+from facility.failure import LEVELS, FailureModel, UnknownDomain
 from facility.plan import FacilityResult
 
-__all__ = ["PoolHit", "FeedLoad", "BlastRadius", "blast_radius", "domains_at_level", "GAMEDAY_LEVELS"]
+__all__ = ["PoolHit", "FeedLoad", "BlastRadius", "blast_radius", "domains_at_level", "failure_model", "GAMEDAY_LEVELS"]
 
-GAMEDAY_LEVELS: tuple[str, ...] = ("node", "rack", "pod", "row", "feed", "cooling", "fabric")
+GAMEDAY_LEVELS: tuple[str, ...] = tuple(LEVELS)
+
+
+def failure_model(facility: FacilityResult) -> FailureModel:
+    """The facility's failure rules for this placement (build once per sweep)."""
+    return FailureModel.from_result(facility)
 
 
 @dataclass(frozen=True)
@@ -99,65 +105,36 @@ class BlastRadius:
         }
 
 
-def domains_at_level(facility: FacilityResult, level: str) -> list[str]:
-    """Names of every domain at ``level``, in site order (feed domains often take no replica down)."""
+def domains_at_level(facility: FacilityResult, level: str, model: FailureModel | None = None) -> list[str]:
+    """Every domain of ``level`` that touches a placed replica, in site order (feeds often take none down)."""
     if level not in GAMEDAY_LEVELS:
         raise InvalidInput("--level", level, f"use one of {', '.join(GAMEDAY_LEVELS)}")
-    return [d.domain for d in facility.domains if d.level == level]
+    return list((model or failure_model(facility)).domains(level))
 
 
-def _racks_of(facility: FacilityResult, domain: str, level: str, kind: str) -> tuple[str, ...]:
-    populated = [r.rack for r in facility.racks if r.powered_nodes > 0]
-    if level == "node":
-        return tuple(r for r in populated if domain.startswith(r + "-"))
-    if kind == "rack PDU" or kind == "chip-to-chip link group":
-        return tuple(r for r in populated if domain.startswith(r + "-"))
-    if level == "rack":
-        return (domain,) if domain in populated else ()
-    prefix = domain.split("-panel-")[0].split("-uplink")[0].split("-unit")[0]
-    if level == "cooling":
-        zone = next((z for z in facility.zones if z.zone == prefix), None)
-        if zone is not None:
-            return tuple(r.rack for r in facility.racks if r.powered_nodes > 0
-                         and facility.layout.zone_of(r.index) == zone.index)
-        return ()
-    return tuple(r for r in populated if r.startswith(prefix + "-"))
-
-
-def _feed_load(facility: FacilityResult, kind: str, racks: tuple[str, ...]) -> FeedLoad | None:
+def _baseline_feed(facility: FacilityResult) -> FeedLoad | None:
     powered = [r for r in facility.racks if r.powered_nodes > 0]
     if not powered:
         return None
-    limit = facility.layout.feed_usable_kw
-    if kind in ("power panel", "rack PDU"):
-        hit = [r for r in powered if r.rack in racks] or powered
-        worst = max(hit, key=lambda r: r.max_kw)
-        side = "other side"
-        return FeedLoad(f"{worst.rack} ({side})", worst.max_kw, limit)
     worst = max(powered, key=lambda r: r.per_feed_normal_kw)
-    return FeedLoad(f"{worst.rack} (A or B)", worst.per_feed_normal_kw, limit)
+    return FeedLoad(f"{worst.rack} (A or B)", worst.per_feed_normal_kw, facility.layout.feed_usable_kw)
 
 
-def blast_radius(facility: FacilityResult, domain: str) -> BlastRadius:
-    """What ``domain`` (e.g. ``row01-pod02-rack05``) takes down (module notes)."""
-    impact = next((d for d in facility.domains if d.domain == domain), None)
-    if impact is None:
-        levels = sorted({d.level for d in facility.domains})
-        example = next((d.domain for d in facility.domains if d.level == "rack"), None)
-        raise InvalidInput("--domain", domain,
-                           f"no such failure domain in this facility (levels: {', '.join(levels)}; e.g. rack:{example});"
-                           " list them with --level LEVEL")
-    counts = facility.replica_counts
-    by_pool: dict[str, list[str]] = {}
-    for name in impact.replicas_lost:
-        pool = name.rsplit("/", 1)[0]
-        by_pool.setdefault(pool, []).append(name)
-    placements = {p.replica: p for p in facility.placements}
-    chips = 0
-    for name in impact.replicas_lost:
-        pool = placements[name].pool if name in placements else name.rsplit("/", 1)[0]
-        chips += facility.pool(pool).demand.chips_per_replica
-    pools = tuple(PoolHit(pool, counts[pool], len(names), tuple(names)) for pool, names in sorted(by_pool.items()))
-    racks = _racks_of(facility, impact.domain, impact.level, impact.kind)
-    return BlastRadius(impact.domain, impact.level, impact.kind, pools, chips, racks,
-                       _feed_load(facility, impact.kind, racks))
+def blast_radius(facility: FacilityResult, domain: str, model: FailureModel | None = None) -> BlastRadius:
+    """What ``domain`` (``rack:row01-pod02-rack05`` or ``row01-pod02-rack05``) takes down (module notes)."""
+    model = model or failure_model(facility)
+    try:
+        name = model.resolve(domain)
+        impact = model.impact(name)
+    except UnknownDomain as exc:
+        raise InvalidInput("--domain", domain, f"{exc.fix}; list a level's domains with --level LEVEL") from None
+    level = model.level_of(name) or "other"
+    kind = str(model.graph.nodes[name].get("kind", level))
+    pools = tuple(PoolHit(p.pool, p.replicas, p.lost, p.replicas_lost) for p in impact.pools if p.lost)
+    feeds = [f for f in impact.feed_loads if f.limit_kw]
+    if feeds:
+        worst = max(feeds, key=lambda f: f.load_kw / f.limit_kw)
+        feed: FeedLoad | None = FeedLoad(f"{worst.element} ({worst.kind}, side {worst.side})", worst.load_kw, worst.limit_kw)
+    else:
+        feed = _baseline_feed(facility)
+    return BlastRadius(name, level, kind, pools, impact.replica_chips_lost, impact.racks_lost, feed)

@@ -5,6 +5,7 @@ Schema ``lpuplan.gameday/1``: ``settings``, ``metrics`` (the PromQL mapping),
 meanings), ``pool_predictions`` keyed ``"<pool>:<replicas lost>"`` (shared by
 every domain with that loss), ``domains`` (blast radius, verdict, abort
 conditions and preconditions, and the keys of their pool predictions).
+A figure with no observation (an empty phase) is ``null``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,17 @@ __all__ = ["SCHEMA", "prediction_document"]
 SCHEMA = "lpuplan.gameday/1"
 
 
+def _no_nan(obj: Any) -> Any:
+    """NaN (no observation: an empty phase, never recovered) as JSON null."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_no_nan(v) for v in obj]
+    return obj
+
+
 def prediction_document(predictions: Sequence[DomainPrediction], settings: GameDaySettings, metrics: MetricMap,
                         *, project: str = "") -> dict[str, Any]:
     """The plain, JSON-ready document of a sweep (module notes)."""
@@ -28,7 +40,7 @@ def prediction_document(predictions: Sequence[DomainPrediction], settings: GameD
     for d in predictions:
         for p in d.pools:
             pools.setdefault(p.key, p.to_dict())
-    return {
+    return _no_nan({
         "schema": SCHEMA,
         "project": project,
         "go": all(d.go for d in predictions),
@@ -41,4 +53,4 @@ def prediction_document(predictions: Sequence[DomainPrediction], settings: GameD
         "phase_figures": dict(PHASE_FIGURES),
         "pool_predictions": pools,
         "domains": [d.to_dict() for d in predictions],
-    }
+    })

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from dimensioning.errors import InvalidInput
+from dimensioning.pool import PoolSpec, ServiceClass
+from dimensioning.service_time import ServiceTime
 
 __all__ = ["GameDayPool", "GameDaySettings", "PHASES", "SIGNALS"]
 
@@ -43,6 +45,11 @@ class GameDayPool:
     to the first token (``L_fixed + P_bucket/R_prefill + 1/R_decode``),
     ``queue_cap`` the waiting requests each replica admits (None: unbounded),
     ``slo_s`` / ``degraded_slo_s`` the p99 end-to-end objectives.
+
+    ``spec`` is the sizing's :class:`~dimensioning.pool.PoolSpec` of this
+    pool (every target, TTFT and TPOT objectives included), for the one pool
+    check (:func:`dimensioning.pool.evaluate_pool`); without it one is built
+    from the fields above and the utilisation targets.
     """
 
     name: str
@@ -56,6 +63,9 @@ class GameDayPool:
     arrival_scv: float = 1.0
     queue_cap: int | None = None
     shed_target: float = 0.001
+    rho_target_normal: float = 0.70
+    rho_target_degraded: float = 0.85
+    spec: PoolSpec | None = None
 
     def __post_init__(self) -> None:
         checks = {
@@ -78,8 +88,23 @@ class GameDayPool:
     def servers(self) -> int:
         return self.replicas * self.slots
 
+    def pool_spec(self, replicas_lost: int = 0) -> PoolSpec:
+        """The pool as the one pool check sees it, at this pool's arrival rate."""
+        if self.spec is not None:
+            import dataclasses
+
+            return dataclasses.replace(self.spec, arrival_rate=self.arrival_rate, replicas_lost=replicas_lost)
+        # no sizing behind it: the TTFT part is all "prefill", the rest "decode" (only the totals matter)
+        service = ServiceTime(prefill_s=self.ttft_offset_s, decode_s=self.service_time_s - self.ttft_offset_s,
+                              fixed_s=0.0, mean_decode_s=self.service_time_s - self.ttft_offset_s)
+        cls = ServiceClass(self.name, 1.0, service, self.slo_s, self.degraded_slo_s)
+        return PoolSpec(self.name, self.arrival_rate, (cls,), self.slots, self.rho_target_normal,
+                        self.rho_target_degraded, self.shed_target, replicas_lost, self.arrival_scv)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("spec")
+        return out
 
 
 Mode = Literal["lost", "retry"]

@@ -37,7 +37,7 @@ from dimensioning.executor import run_tasks, task_seeds
 
 from facility.gameday.abort import AbortCondition, Precondition, abort_conditions, preconditions
 from facility.gameday.bands import Band, band, bands_over_intervals, t_multiplier
-from facility.gameday.blast import BlastRadius, blast_radius
+from facility.gameday.blast import BlastRadius, blast_radius, failure_model
 from facility.gameday.model import PHASES, SIGNALS, GameDayPool, GameDaySettings
 from facility.gameday.steady import (
     SteadyState,
@@ -147,9 +147,11 @@ class DomainPrediction:
         out = []
         for p in self.pools:
             g = p.pool
-            if p.degraded.shed_probability is not None and p.degraded.shed_probability > g.shed_target:
-                out.append(f"{g.name}: degraded shed probability {p.degraded.shed_probability:.3g} above the target {g.shed_target:g}")
-            if not math.isfinite(p.degraded.latency_p99_s) or p.margin_s < 0:
+            if p.degraded.failed:
+                out.append(f"{g.name}: the pool check fails with {g.replicas - p.lost} replicas: {', '.join(p.degraded.failed)}"
+                           + (f" (shed probability {p.degraded.shed_probability:.3g}, target {g.shed_target:g})"
+                              if p.degraded.shed_probability is not None and p.degraded.shed_probability > g.shed_target else ""))
+            if p.margin_s < 0:
                 out.append(f"{g.name}: p99 {p.pool.degraded_slo_s - p.margin_s:.3g} s above the degraded SLO {g.degraded_slo_s:g} s")
         out += [f"abort condition {a.name} ({a.pool or 'site'}) predicted to fire: {a.predicted:.3g} vs {a.threshold:.3g} {a.unit}"
                 for a in self.aborts if a.predicted_to_fire]
@@ -253,7 +255,8 @@ def predict_domains(
         if pools[name].replicas != count:
             raise InvalidInput(f"pools[{name}].replicas", pools[name].replicas,
                                f"the facility places {count}: build the game-day pools from the same plan")
-    blasts = [blast_radius(facility, d) for d in domains]
+    model = failure_model(facility)
+    blasts = [blast_radius(facility, d, model) for d in domains]
     keys = sorted({(pool, lost) for b in blasts for pool, lost in b.signature()})
     seeds = task_seeds(settings.seed, settings.seeds)
     tasks = [RunTask(pools[pool], lost, settings, s) for pool, lost in keys for s in seeds]

@@ -1,12 +1,11 @@
 """Closed forms of a game day: the degraded steady state and the hand-checkable transients.
 
-Steady degraded state: the pool with ``N - k`` replicas is the sizing's own
-pool model (:func:`dimensioning.sizing.pool_state`: M/D/c at the bucket
-bound, exact for Poisson arrivals; GI/D/c, an approximation, for bursty
-ones), or, when the replicas cap their queues, M/D/c/K
-(:class:`dimensioning.queueing.MDcK`). Round-robin routing with
-deterministic service behaves exactly as the central M/D/c queue, so the
-uncapped figures are the simulator's long-run limits.
+Steady degraded state: the pool with ``N - k`` replicas judged by the one
+pool check, :func:`dimensioning.pool.evaluate_pool` (the sizing and the
+facility's N+k feedback call it too): M/D/c at the bucket bound, exact for
+Poisson arrivals, and every figure labelled with its kind. Round-robin
+routing with deterministic service behaves exactly as the central M/D/c
+queue, so the uncapped figures are the simulator's long-run limits.
 
 Transient formulas (each exact in expectation under the stated routing):
 
@@ -35,9 +34,8 @@ from typing import Any
 
 from scipy.stats import poisson
 
-from dimensioning.admission import admission_state
-from dimensioning.queueing import MDcK
-from dimensioning.sizing import pool_state
+from dimensioning.pool import evaluate_pool
+from dimensioning.queueing import MDc, MDcK
 
 from facility.gameday.model import GameDayPool, GameDaySettings
 
@@ -60,7 +58,6 @@ class SteadyState:
     utilization: float
     stable: bool
     latency_p99_s: float
-    wait_mean_s: float
     ttft_p99_s: float
     shed_probability: float | None
     queue_cap_pool: int | None
@@ -68,55 +65,55 @@ class SteadyState:
     slo_margin_s: float
     passed: bool
     method: str
+    failed: tuple[str, ...] = ()
+    capped_latency_p99_s: float | None = None
+    capped_shed_probability: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["failed"] = list(self.failed)
+        return out
 
 
 def steady_state(pool: GameDayPool, replicas: int, *, degraded: bool) -> SteadyState:
-    """The pool model's figures at ``replicas`` (module notes).
+    """The one pool check (:func:`dimensioning.pool.evaluate_pool`) at ``replicas`` (module notes).
 
-    Without a queue cap: the sizing's M/D/c (GI/D/c) at ``replicas``, and the
-    shed probability the SLO-safe pool-wide cap would give. With the pool's
-    per-replica ``queue_cap``: M/D/c/K with ``K = c + replicas * queue_cap``
-    (exact for one slot or no waiting room, else the labelled approximation
-    of :class:`dimensioning.queueing.MDcK`); admission bounds the latency and
-    overload shows as shedding. It passes when the p99 meets the SLO and the
-    shed probability the shed target.
+    ``passed`` is the check's verdict (utilisation target, p99 e2el and TTFT,
+    shed probability with the SLO-safe cap); ``latency_p99_s`` is ``inf`` when
+    the survivors are overloaded (the queue grows without a cap; with the
+    replicas' queue caps the overload shows as shedding instead, see the
+    simulated bands). With queue caps, the capped M/D/c/K figures
+    (:class:`dimensioning.queueing.MDcK`) are reported beside it.
     """
+    verdict = evaluate_pool(pool.pool_spec(pool.replicas - replicas), replicas, degraded=degraded)
+    e2el = verdict.check("e2el_p99", pool.name) or verdict.check("e2el_p99")
+    shed = verdict.check("shed")
     slo = pool.degraded_slo_s if degraded else pool.slo_s
+    p99 = e2el.value if e2el is not None else math.inf
+    w99 = verdict.wait_p99_s
+    method = "n/a" if e2el is None else (e2el.kind if e2el.kind == "exact" else f"{e2el.kind}: {e2el.note}")
     servers = replicas * pool.slots
+    utilization = pool.arrival_rate * pool.service_time_s / servers if servers else math.inf
+    capped_p99 = capped_shed = None
     if pool.queue_cap is not None and servers > 0 and pool.arrival_rate > 0:
         model = MDcK(arrival_rate=pool.arrival_rate, service_time=pool.service_time_s, servers=servers,
                      capacity=servers + replicas * pool.queue_cap)
-        p99 = float(model.sojourn.ppf(0.99))
-        wait_p99 = p99 - pool.service_time_s
-        shed = float(model.blocking_probability)
-        method = model.method if model.method == "exact" else model.method_note
-        if pool.arrival_scv != 1.0:
-            method = "approximation (M/D/c/K assumes Poisson; the input is bursty)"
-        return SteadyState(replicas, float(model.utilization), True, p99, float(model.wait.mean()),
-                           wait_p99 + pool.ttft_offset_s, shed, replicas * pool.queue_cap, slo, slo - p99,
-                           bool(p99 <= slo and shed <= pool.shed_target), method)
-    state = pool_state(pool.arrival_rate, pool.service_time_s, replicas, pool.slots, pool.arrival_scv)
-    admission = admission_state(pool.arrival_rate, pool.service_time_s, replicas, pool.slots, slo, pool.arrival_scv) \
-        if replicas > 0 and state.stable else None
-    p99 = state.latency_p99_s if state.stable else math.inf
-    wait_p99 = state.wait_p99_s if state.stable else math.inf
-    method = state.method if state.method == "exact" else f"{state.method} ({state.method_note})"
+        capped_p99, capped_shed = float(model.sojourn.ppf(0.99)), float(model.blocking_probability)
     return SteadyState(
         replicas=replicas,
-        utilization=state.utilization,
-        stable=state.stable,
+        utilization=utilization,
+        stable=utilization < 1,
         latency_p99_s=p99,
-        wait_mean_s=state.wait_mean_s if state.stable else math.inf,
-        ttft_p99_s=wait_p99 + pool.ttft_offset_s,
-        shed_probability=None if admission is None else admission.shed_probability,
-        queue_cap_pool=None if admission is None else admission.queue_cap,
+        ttft_p99_s=w99 + pool.ttft_offset_s,
+        shed_probability=None if shed is None else shed.value,
+        queue_cap_pool=None if pool.queue_cap is None else replicas * pool.queue_cap,
         slo_s=slo,
         slo_margin_s=slo - p99,
-        passed=bool(state.stable and p99 <= slo),
+        passed=verdict.passed,
         method=method,
+        failed=verdict.failed,
+        capped_latency_p99_s=capped_p99,
+        capped_shed_probability=capped_shed,
     )
 
 
@@ -135,10 +132,11 @@ def expected_lost_in_flight(pool: GameDayPool, lost: int, settings: GameDaySetti
         return 0.0
     if settings.in_service != "lost" or settings.routing not in ("round_robin", "central") or pool.queue_cap is not None:
         return None
-    state = pool_state(pool.arrival_rate, pool.service_time_s, pool.replicas, pool.slots, pool.arrival_scv)
-    if not state.stable or pool.arrival_scv != 1.0:
+    if pool.arrival_scv != 1.0 or pool.arrival_rate * pool.service_time_s >= pool.servers:
         return None
-    return pool.arrival_rate * (pool.service_time_s + state.wait_mean_s) * lost / pool.replicas
+    wait_mean = float(MDc(arrival_rate=pool.arrival_rate, service_time=pool.service_time_s, servers=pool.servers).wait.mean()) \
+        if pool.arrival_rate > 0 else 0.0
+    return pool.arrival_rate * (pool.service_time_s + wait_mean) * lost / pool.replicas
 
 
 def poisson_interval(mean: float, level: float = 0.99) -> tuple[int, int]:

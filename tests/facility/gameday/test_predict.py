@@ -33,7 +33,7 @@ def test_blast_radius_of_a_rack_a_pod_and_a_pdu(small_plan) -> None:
     assert rack.replicas_lost == 1 and rack.chips_lost == 64 and rack.racks == (racks[0],)
     assert rack.signature() == (("chat", 1),)
     pod = blast_radius(facility, "row01-pod01")
-    assert pod.replicas_lost == 4 and pod.chips_lost == 256 and len(pod.racks) == 4
+    assert pod.replicas_lost == 4 and pod.chips_lost == 256 and len(pod.racks) == 6  # every rack of the pod, empty ones too
     pdu = blast_radius(facility, f"{racks[0]}-pdu-A")
     assert pdu.replicas_lost == 0
     assert pdu.feed is not None
