@@ -236,4 +236,85 @@ def register(app: typer.Typer) -> None:
         if not document["go"]:
             raise typer.Exit(EXIT_CHECK_FAILED)
 
+    @group.command("verify")
+    @guarded
+    def verify_command(
+        prediction: Annotated[Path, typer.Argument(help="prediction.json written by `lpuplan gameday --out DIR`.")],
+        observed: Annotated[Path | None, typer.Option("--observed", help="CSV (per request or per interval) or `lpuplan load` JSONL.")] = None,
+        prometheus: Annotated[str | None, typer.Option("--prometheus", help="Prometheus base URL (query_range over the game-day window).")] = None,
+        t0: Annotated[float | None, typer.Option("--t0", help="The failure's time: Unix seconds (--prometheus) or on the observations' clock.")] = None,
+        domain: Annotated[str | None, typer.Option("--domain", help="The domain to verify when the prediction holds several.")] = None,
+        time_scale: Annotated[float | None, typer.Option("--time-scale", help="Emulated seconds per wall second of a time-scaled rehearsal.")] = None,
+        metrics: Annotated[Path | None, typer.Option("--metrics", help="TOML metric mapping (default: the prediction's).")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
+        out: Annotated[Path | None, typer.Option("--out", help="Folder for verify.json and comparison.png.")] = None,
+    ) -> None:
+        """Hold what was observed against the prediction, per signal and phase.
+
+        Exit 0 when every observed figure stayed in its band and no abort
+        condition was crossed, 3 otherwise, 2 on bad input.
+        """
+        from dimensioning.errors import InvalidInput
+        from facility.gameday.document import SCHEMA
+        from facility.gameday.metrics import MetricMap, load_metric_map
+        from facility.gameday.observe import load_observations, observed_from_prometheus
+        from facility.gameday.plots import comparison_png
+        from facility.gameday.verify import pick_domain, verify_domain
+
+        import json
+
+        try:
+            document = json.loads(prediction.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInput("PREDICTION", str(prediction), "no such file: write one with `lpuplan gameday FILE --out DIR`") from None
+        except (OSError, ValueError) as exc:
+            raise InvalidInput("PREDICTION", str(prediction), f"not a readable JSON prediction ({exc})") from None
+        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+            raise InvalidInput("PREDICTION", str(prediction), f"not a game-day prediction (schema {SCHEMA})")
+        if (observed is None) == (prometheus is None):
+            raise InvalidInput("--observed/--prometheus", None, "give exactly one source of observations")
+        entry = pick_domain(document, domain)
+        pools = [document["pool_predictions"][k]["pool"]["name"] for k in entry["pools"]]
+        if prometheus is not None:
+            if t0 is None:
+                raise InvalidInput("--t0", None, "give the failure's Unix time (seconds) for --prometheus")
+            mapping = load_metric_map(metrics) if metrics is not None else MetricMap(
+                document["metrics"]["signals"], document["metrics"]["source"],
+                document["metrics"].get("histograms", {}), document["metrics"].get("pool_label", "pool"))
+            obs = observed_from_prometheus(prometheus, document, mapping, t0=t0, pools=pools, time_scale=time_scale or 1.0)
+        else:
+            assert observed is not None
+            obs = load_observations(observed, document, t0=t0, time_scale=time_scale)
+        result = verify_domain(document, obs, domain=entry["domain"])
+        verdict = "VERIFIED" if result.passed else "FAILED"
+        files: list[Path] = []
+        payload = result.to_dict()
+        if out is not None:
+            files.append(write_json(out / "verify.json", payload))
+            files.append(write_atomic(out / "comparison.png", comparison_png(document, entry, obs, verdict)))
+        if json_out:
+            payload["files"] = [str(f) for f in files]
+            sys.stdout.write(dumps_json(payload))
+            sys.stdout.flush()
+        else:
+            checked = sum(f.in_band is not None for f in result.figures)
+            stdout.print(f"{verdict}: {result.domain}: {checked - len(result.out_of_band)} of {checked} figures in band,"
+                         f" {len(result.crossings)} abort condition(s) crossed")
+            for c in result.crossings:
+                stdout.print(f"  ABORT crossed: {c.name} ({c.pool}) past {_n(c.threshold)} from {_n(c.from_s)} s"
+                             f" to {_n(c.to_s)} s (worst {_n(c.worst)})")
+            table = _table("pool", "phase", "figure", "observed", "band", "")
+            for f in result.figures:
+                if f.in_band is None:
+                    continue
+                table.add_row(f.pool, f.phase, f.figure, _n(f.observed), f"{_n(f.band.lo)}..{_n(f.band.hi)}",
+                              "ok" if f.in_band else "OUT")
+            stdout.print(table)
+            for note in result.unchecked:
+                stdout.print(f"not checked: {note}")
+            for f in files:
+                stdout.print(f"wrote {f}")
+        if not result.passed:
+            raise typer.Exit(EXIT_CHECK_FAILED)
+
     app.add_typer(group, name="gameday")

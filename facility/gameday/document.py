@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from facility.gameday.metrics import MetricMap
 from facility.gameday.model import SIGNALS, GameDaySettings
 from facility.gameday.predict import DomainPrediction
-from facility.gameday.transient import PHASE_FIGURES
+from facility.gameday.signals import PHASE_FIGURES
 
 __all__ = ["SCHEMA", "prediction_document"]
 

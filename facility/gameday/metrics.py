@@ -16,6 +16,9 @@ seconds, as the histogram's ``le`` label writes it) and ``$feeds`` (a regex of
 the surviving feeds' names). Latencies are in seconds, rates per second.
 ``feed_load_kw`` has no default (sites name PDU metrics differently): without
 it the feed abort condition has no alert rule and the runbook says so.
+A ``[histograms]`` table names the histogram behind ``e2el_p99_s`` and
+``ttft_p99_s`` (verify reads its bucket edges) and ``pool_label`` the label
+that names the pool.
 """
 
 from __future__ import annotations
@@ -44,10 +47,11 @@ DEFAULT_SIGNALS: dict[str, str] = {
 """Default PromQL per signal: ``lpuplan emulate``'s metric names."""
 
 _KNOWN = set(DEFAULT_SIGNALS) | {"feed_load_kw"}
-_HISTOGRAM_DEFAULTS = {
+DEFAULT_HISTOGRAMS: dict[str, str] = {
     "e2el_p99_s": "lpu_emulator_request_latency_seconds",
     "ttft_p99_s": "lpu_emulator_ttft_seconds",
 }
+"""The histogram behind each quantile signal (verify reads its bucket edges, label ``le``)."""
 
 
 def duration_text(seconds: float) -> str:
@@ -68,6 +72,8 @@ class MetricMap:
 
     signals: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SIGNALS))
     source: str = "default: lpuplan emulate's metrics"
+    histograms: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_HISTOGRAMS))
+    pool_label: str = "pool"
 
     def has(self, signal: str) -> bool:
         return signal in self.signals
@@ -81,7 +87,8 @@ class MetricMap:
         return Template(self.signals[signal]).safe_substitute(pool=pool, window=duration_text(window_s), slo=slo, feeds=feeds)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"signals": dict(self.signals), "source": self.source}
+        return {"signals": dict(self.signals), "histograms": dict(self.histograms), "pool_label": self.pool_label,
+                "source": self.source}
 
 
 def _le_text(value: float) -> str:
@@ -112,4 +119,12 @@ def load_metric_map(path: str | Path | None) -> MetricMap:
             raise InvalidInput(f"{path}: signals.{name}", query, "give a PromQL expression as a string")
     merged = dict(DEFAULT_SIGNALS)
     merged.update(table)
-    return MetricMap(merged, str(path))
+    histograms = dict(DEFAULT_HISTOGRAMS)
+    extra = data.get("histograms", {})
+    if not isinstance(extra, dict) or set(extra) - set(DEFAULT_HISTOGRAMS):
+        raise InvalidInput(f"{path}: histograms", extra, f"map some of {sorted(DEFAULT_HISTOGRAMS)} to histogram names")
+    histograms.update(extra)
+    label = data.get("pool_label", "pool")
+    if not isinstance(label, str) or not label:
+        raise InvalidInput(f"{path}: pool_label", label, "give the label that names the pool, e.g. pool")
+    return MetricMap(merged, str(path), histograms, label)

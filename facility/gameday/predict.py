@@ -46,7 +46,8 @@ from facility.gameday.steady import (
     poisson_interval,
     steady_state,
 )
-from facility.gameday.transient import PHASE_FIGURES, PoolRun, RunTask, simulate_pool_run
+from facility.gameday.signals import PHASE_FIGURES
+from facility.gameday.transient import PoolRun, RunTask, simulate_pool_run
 from facility.plan import FacilityResult
 
 __all__ = ["PoolPrediction", "DomainPrediction", "predict_domains", "predict_pool", "checks_per_pool"]
