@@ -271,6 +271,8 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput("PREDICTION", str(prediction), f"not a readable JSON prediction ({exc})") from None
         if not isinstance(document, dict) or document.get("schema") != SCHEMA:
             raise InvalidInput("PREDICTION", str(prediction), f"not a game-day prediction (schema {SCHEMA})")
+        if out is not None:
+            check_output_set("--out", out)
         if (observed is None) == (prometheus is None):
             raise InvalidInput("--observed/--prometheus", None, "give exactly one source of observations")
         entry = pick_domain(document, domain)
@@ -290,8 +292,10 @@ def register(app: typer.Typer) -> None:
         files: list[Path] = []
         payload = result.to_dict()
         if out is not None:
-            files.append(write_json(out / "verify.json", payload))
-            files.append(write_atomic(out / "comparison.png", comparison_png(document, entry, obs, verdict)))
+            with output_set(out, option="--out") as staging:
+                write_json(staging / "verify.json", payload)
+                write_atomic(staging / "comparison.png", comparison_png(document, entry, obs, verdict))
+            files = [out / "verify.json", out / "comparison.png"]
         if json_out:
             payload["files"] = [str(f) for f in files]
             sys.stdout.write(dumps_json(payload))
