@@ -54,6 +54,7 @@ class Plan:
     checks: tuple[Check, ...]
     simulated: SimulatedFigures | None = None
     facility: FacilityResult | None = None
+    gameday: Any = None  # lpuplan.plan_gameday.GameDaySummary: the N+k level and the one above
 
     @property
     def final_replicas(self) -> dict[str, int]:
@@ -131,6 +132,7 @@ class Plan:
             "simulated": _plain(self.simulated),
             "final_replicas": self.final_replicas,
             "facility": self.facility.to_dict() if self.facility is not None else None,
+            "gameday": self.gameday.to_dict() if self.gameday is not None else None,
         }
 
 
@@ -325,5 +327,10 @@ def build_plan(project: Project, *, simulate: bool = False, place: bool = True, 
         kwargs = {} if seed is None else {"seed": seed}
         simulated = simulate_plan(project, dedicated, shared, progress=progress, **kwargs)
         checks += _simulated_checks(simulated)
-    return Plan(project, targets, split, dedicated, shared, _input_figures(project), tuple(checks), simulated, facility)
+    plan = Plan(project, targets, split, dedicated, shared, _input_figures(project), tuple(checks), simulated, facility)
+    if simulate and facility is not None:  # the game-day summary simulates every domain of two levels
+        from lpuplan.plan_gameday import gameday_summary
+
+        plan = dataclasses.replace(plan, gameday=gameday_summary(plan, seed=seed))
+    return plan
 

@@ -25,7 +25,8 @@ from facility.gameday.predict import DomainPrediction, predict_domains
 if TYPE_CHECKING:
     from lpuplan.plan import Plan
 
-__all__ = ["gameday_pools", "predict_plan", "LevelSummary", "GameDaySummary", "gameday_summary", "LEVEL_ABOVE", "parse_domain"]
+__all__ = ["gameday_pools", "predict_plan", "LevelSummary", "GameDaySummary", "gameday_summary", "summary_lines",
+           "LEVEL_ABOVE", "parse_domain", "SUMMARY_SETTINGS"]
 
 LEVEL_ABOVE: dict[str, str | None] = {"node": "rack", "rack": "pod", "pod": "row", "row": None, "feed": "row", "cooling": "row"}
 """The level whose domains contain the given level's (for "one above" in the plan's summary)."""
@@ -149,11 +150,16 @@ def _level_summary(level: str, predictions: Sequence[DomainPrediction]) -> Level
                         None if worst is None else worst.domain, math.nan if worst is None else worst.worst_p99_s, recovery)
 
 
-def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None) -> GameDaySummary | None:
+SUMMARY_SETTINGS = dict(before_s=60.0, restore_after_s=300.0, recovery_s=120.0, seeds=5)
+"""The plan's summary runs a shorter game day with fewer seeds than ``lpuplan gameday`` (it sweeps two
+levels); its verdicts use the same rules. Run ``lpuplan gameday`` for the full prediction of one domain."""
+
+
+def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None, *, seed: int | None = None) -> GameDaySummary | None:
     """The N+k level and the one above, every domain (None without a facility)."""
     if plan.facility is None:
         return None
-    settings = settings or GameDaySettings()
+    settings = settings or GameDaySettings(**SUMMARY_SETTINGS, seed=seed or 0)
     level = plan.facility.required_level
     levels = [level] + ([LEVEL_ABOVE[level]] if LEVEL_ABOVE.get(level) else [])
     out = []
@@ -163,3 +169,17 @@ def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None) -> Ga
         predictions = predict_plan(plan, domains=names, settings=settings, workers=1) if names else []
         out.append(_level_summary(lv, predictions))
     return GameDaySummary(tuple(out), settings)
+
+
+def summary_lines(summary: GameDaySummary | None) -> list[str]:
+    """The plan's game-day section as text lines (renderers print them; nothing is recomputed)."""
+    if summary is None:
+        return []
+    s = summary.settings
+    out = [f"Game days (simulated, {s.seeds} seeds; failover {s.failover_time_s:g} s; `lpuplan gameday` for one domain):"]
+    for lv in summary.levels:
+        worst = "-" if lv.worst_domain is None else f"{lv.worst_domain} p99 {lv.worst_p99_s:.3g} s"
+        out.append(f"  {lv.level:<8} {lv.domains} domain(s): SLO {'holds' if lv.slo_holds else 'FAILS'} through"
+                   f" {'every one' if lv.slo_holds else ', '.join(lv.failing[:3]) + (' ...' if len(lv.failing) > 3 else '')};"
+                   f" margin {lv.min_margin_s:.3g} s; worst transient {worst}")
+    return out

@@ -117,5 +117,9 @@ def print_facility(plan: Plan, console: Console) -> None:
 def print_plan(plan: Plan, console: Console) -> None:
     print_sizing(plan, console)
     print_facility(plan, console)
+    from lpuplan.plan_gameday import summary_lines  # the game-day section (issue 11)
+
+    for line in summary_lines(plan.gameday):
+        console.print(line, markup=False)
     print_simulated(plan, console)
     print_checks(plan, console)

@@ -50,3 +50,19 @@ def test_bad_input_exits_2_naming_the_option() -> None:
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["gameday", "--help"])
     assert result.exit_code == 0 and "predict" in result.output
+
+
+def test_plan_carries_the_game_day_summary_of_the_n_plus_k_level_and_the_one_above() -> None:
+    from lpuplan.plan import build_plan
+    from lpuplan.plan_gameday import summary_lines
+    from lpuplan.project import load_project
+
+    plan = build_plan(load_project(SMALL_SITE), simulate=True)
+    rack, pod = plan.gameday.levels
+    assert (rack.level, rack.domains, rack.slo_holds) == ("rack", 8, True) and rack.min_margin_s > 0
+    # losing a pod leaves 4 of 8 replicas at rho 1.31: the SLO cannot hold
+    assert (pod.level, pod.domains, pod.slo_holds) == ("pod", 2, False)
+    assert set(pod.failing) == {"row01-pod01", "row01-pod02"}
+    assert plan.to_dict()["gameday"]["levels"][0]["level"] == "rack"
+    assert summary_lines(plan.gameday)[1].startswith("  rack     8 domain(s): SLO holds")
+    assert build_plan(load_project(SMALL_SITE), simulate=False).gameday is None
