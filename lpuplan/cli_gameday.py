@@ -321,4 +321,75 @@ def register(app: typer.Typer) -> None:
         if not result.passed:
             raise typer.Exit(EXIT_CHECK_FAILED)
 
+    @group.command("rehearse")
+    @guarded
+    def rehearse_command(
+        file: Annotated[Path, typer.Argument(help="Project file (TOML) with a [facility] table.")],
+        domain: Annotated[str, typer.Option("--domain", help="The failure domain to rehearse, e.g. rack:row01-pod02-rack05.")],
+        time_scale: Annotated[float, typer.Option("--time-scale", help="Emulated seconds per wall second.")] = 10.0,
+        failover_time: Annotated[float, typer.Option("--failover-time", help="Seconds the router keeps routing to dead replicas.")] = 15.0,
+        warmup: Annotated[float, typer.Option("--warmup", help="Seconds of traffic before the before phase (discarded).")] = 30.0,
+        before: Annotated[float, typer.Option("--before", help="Seconds of normal running before t0.")] = 60.0,
+        restore_after: Annotated[float, typer.Option("--restore-after", help="Seconds after t0 the domain is restored.")] = 240.0,
+        recovery: Annotated[float, typer.Option("--recovery", help="Seconds watched after the restore.")] = 120.0,
+        interval: Annotated[float, typer.Option("--interval", help="Time-series interval, seconds.")] = 20.0,
+        seeds: Annotated[int, typer.Option("--seeds", help="Simulated runs behind each band.")] = 8,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the prediction and of the load's arrivals.")] = 1,
+        prometheus_bin: Annotated[str | None, typer.Option("--prometheus-bin", help="Prometheus binary (default: `prometheus` on PATH; none: skip).")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
+        out: Annotated[Path | None, typer.Option("--out", help="Folder for prediction.json, rehearsal.json and comparison.png.")] = None,
+    ) -> None:
+        """Rehearse a game day on loopback: emulator, open-loop load, the failure at t0, verify.
+
+        Exit 0 when the rehearsal verifies the prediction (client records and,
+        with Prometheus, the server's metrics), 3 when it does not, 2 on bad input.
+        """
+        from facility.gameday.model import GameDaySettings
+        from facility.gameday.plots import comparison_png
+        from lpuplan.gameday_rehearse import find_prometheus, rehearse
+        from lpuplan.plan import build_plan
+        from lpuplan.project import load_project
+
+        if out is not None:
+            check_output_set("--out", out)
+        settings = GameDaySettings(failover_time_s=failover_time, warmup_s=warmup, before_s=before,
+                                   restore_after_s=restore_after, recovery_s=recovery, interval_s=interval,
+                                   seeds=seeds, seed=seed)
+        project = load_project(file)
+        plan = build_plan(project)
+        binary = None if prometheus_bin == "none" else (prometheus_bin or find_prometheus())
+        show = not json_out and sys.stderr.isatty()
+        result = rehearse(plan, file, domain, settings, time_scale=time_scale, prometheus_binary=binary, seed=seed,
+                          progress=(lambda m: stderr.print(f"[dim]{m}...[/]", markup=True)) if show else None)
+        payload = result.to_dict()
+        files: list[Path] = []
+        if out is not None:
+            entry = result.document["domains"][0]
+            with output_set(out, option="--out") as staging:
+                write_json(staging / "prediction.json", result.document)
+                write_json(staging / "rehearsal.json", payload)
+                write_atomic(staging / "comparison.png", comparison_png(result.document, entry,
+                             result.prometheus or result.client, "VERIFIED" if result.passed else "FAILED"))
+            files = [out / n for n in ("prediction.json", "rehearsal.json", "comparison.png")]
+        if json_out:
+            payload["files"] = [str(f) for f in files]
+            sys.stdout.write(dumps_json(payload))
+            sys.stdout.flush()
+        else:
+            stdout.print(f"{'VERIFIED' if result.passed else 'FAILED'}: rehearsal of {result.document['domains'][0]['domain']}"
+                         f" at {time_scale:g}x: {result.requests} requests, send lag p99 {result.send_lag_p99_s * 1e3:.1f} ms")
+            for name, v in (("client", result.client_verdict), ("prometheus", result.prometheus_verdict)):
+                if v is None:
+                    stdout.print(f"  {name}: not run (no Prometheus binary)")
+                    continue
+                checked = sum(f.in_band is not None for f in v.figures)
+                stdout.print(f"  {name}: {checked - len(v.out_of_band)} of {checked} figures in band,"
+                             f" {len(v.crossings)} abort condition(s) crossed")
+                for f in v.out_of_band:
+                    stdout.print(f"    OUT {f.pool} {f.phase} {f.figure}: {_n(f.observed)} not in {_n(f.band.lo)}..{_n(f.band.hi)}")
+            for f in files:
+                stdout.print(f"wrote {f}")
+        if not result.passed:
+            raise typer.Exit(EXIT_CHECK_FAILED)
+
     app.add_typer(group, name="gameday")
