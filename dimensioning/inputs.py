@@ -43,6 +43,7 @@ __all__ = [
     "Redundancy",
     "Admission",
     "Bucket",
+    "StepModel",
 ]
 
 
@@ -242,7 +243,19 @@ class Admission(_Frozen):
     assumed: tuple[str, ...] = ()
 
 
-_BUCKET_FIELDS = ("r_prefill", "r_decode", "l_fixed_ms", "slots", "chips_per_replica")
+_BUCKET_FIELDS = ("r_prefill", "r_decode", "l_fixed_ms", "slots", "chips_per_replica", "step_model",
+                  "rates_at_concurrency")
+
+
+class StepModel(_Frozen):
+    """BLIS step form: one engine step takes ``beta0 + beta1 * prefill_tokens + beta2 * decode_tokens`` us.
+
+    The rates at ``slots`` in flight follow from it (``dimensioning.occupancy``).
+    """
+
+    beta0_us: float = Field(gt=0, le=MAX_MS * 1e3, description="per-step constant, microseconds")
+    beta1_us: float = Field(ge=0, le=MAX_MS * 1e3, description="per prefill token in the step, microseconds")
+    beta2_us: float = Field(ge=0, le=MAX_MS * 1e3, description="per decode token in the step, microseconds")
 
 
 class Bucket(_Frozen):
@@ -265,6 +278,12 @@ class Bucket(_Frozen):
     slo_p99_ms: float | None = Field(default=None, gt=0, le=MAX_MS, description="this bucket's p99 e2el SLO, ms")
     ttft_p99_ms: float | None = Field(default=None, gt=0, le=MAX_MS, description="this bucket's p99 TTFT SLO, ms")
     tpot_p99_ms: float | None = Field(default=None, gt=0, le=MAX_MS, description="this bucket's p99 TPOT SLO, ms")
+    step_model: StepModel | None = Field(default=None, description="BLIS step form; rates at `slots` in flight follow")
+    rates_at_concurrency: tuple[tuple[float, float, float], ...] | None = Field(
+        default=None, description="[[concurrency, r_prefill, r_decode], ...]: rates per sequence by sequences in flight")
+    rates_concurrency: int | None = Field(
+        default=None, ge=1, le=MAX_SLOTS,
+        description="sequences in flight when r_prefill/r_decode were measured (default: 1, an assumption when slots > 1)")
     profile: Path | None = None
     assumed: tuple[str, ...] = ()
     sources: dict[str, str] = Field(
@@ -289,6 +308,9 @@ class Bucket(_Frozen):
 
     @model_validator(mode="after")
     def _rates_or_profile(self) -> "Bucket":
+        by_occupancy = self.step_model is not None or self.rates_at_concurrency is not None
+        if by_occupancy:
+            return self._rates_at_slots()
         if self.profile is None:
             missing = [f for f in ("r_prefill", "r_decode", "l_fixed_ms") if getattr(self, f) is None]
             if missing:
@@ -296,6 +318,60 @@ class Bucket(_Frozen):
                     f"missing {', '.join(missing)}: give them, or profile = \"profile.json\" to take them from a measurement"
                 )
         return self
+
+    def _rates_at_slots(self) -> "Bucket":
+        """Fill r_prefill and r_decode with the rates at ``slots`` in flight (``dimensioning.occupancy``)."""
+        from dimensioning.occupancy import rates_from_step_model, rates_from_table
+
+        if self.step_model is not None and self.rates_at_concurrency is not None:
+            raise ValueError("give step_model or rates_at_concurrency, not both")
+        if self.r_prefill is not None or self.r_decode is not None:
+            raise ValueError("r_prefill/r_decode follow from step_model or rates_at_concurrency: remove them")
+        if self.l_fixed_ms is None and self.profile is None:
+            raise ValueError("missing l_fixed_ms: give it (the step model has no per-request overhead)")
+        if self.step_model is not None:
+            m = self.step_model
+            r_prefill, r_decode = rates_from_step_model(m.beta0_us, m.beta1_us, m.beta2_us, self.max_prompt_tokens,
+                                                        self.max_output_tokens, self.slots)
+        else:
+            table = self.rates_at_concurrency or ()
+            if not table:
+                raise ValueError("rates_at_concurrency is empty: give [[concurrency, r_prefill, r_decode], ...]")
+            xs = [row[0] for row in table]
+            if xs[0] < 1 or any(b <= a for a, b in zip(xs, xs[1:])):
+                raise ValueError(f"rates_at_concurrency concurrencies {xs} must be >= 1 and strictly increasing")
+            if any(not (0 < v <= MAX_RATE_TOKENS_S) for row in table for v in row[1:]):
+                raise ValueError(f"rates_at_concurrency rates must be > 0 and <= {MAX_RATE_TOKENS_S:g} tokens/s")
+            try:
+                r_prefill, r_decode = rates_from_table(table, self.slots)
+            except ValueError as exc:
+                raise ValueError(f"{exc}: measure at slots = {self.slots} or change slots (no extrapolation)") from None
+        # derived values of a frozen model, set once while validating (pydantic keeps fields in __dict__)
+        object.__setattr__(self, "r_prefill", r_prefill)
+        object.__setattr__(self, "r_decode", r_decode)
+        return self
+
+    @property
+    def rates_basis(self) -> str:
+        """How r_prefill/r_decode relate to ``slots`` in flight (reports state it; see ``batch_assumption``)."""
+        if self.step_model is not None:
+            return f"step model at {self.slots} in flight"
+        if self.rates_at_concurrency is not None:
+            return f"table at {self.slots} in flight"
+        return f"measured at {self.rates_concurrency or 1} in flight"
+
+    @property
+    def batch_assumption(self) -> str | None:
+        """The assumption a report must state when rates measured at another occupancy are used at ``slots``."""
+        if self.step_model is not None or self.rates_at_concurrency is not None:
+            return None
+        at = self.rates_concurrency or 1
+        if self.slots > 1 and at != self.slots:
+            return (f"r_prefill and r_decode {'were measured' if self.rates_concurrency else 'are taken as measured'}"
+                    f" at {at} sequence{'s' if at > 1 else ''} in flight and applied at slots = {self.slots}:"
+                    " per-sequence rates usually fall as the batch grows; give rates_at_concurrency or step_model,"
+                    " or measure at slots in flight (`lpuplan bench` closed loop)")
+        return None
 
     @property
     def label(self) -> str:

@@ -96,6 +96,9 @@ class Plan:
                 for key, fig in figures.items():
                     if fig["source"] == "assumed":
                         out.append(f"{section}.{key} = {fig['value']:g} {fig['unit']}")
+        for bucket in self.project.buckets:
+            if bucket.batch_assumption is not None:
+                out.append(f"bucket {bucket.label}: {bucket.batch_assumption}")
         workload = self.project.workload
         for key in ("prompt_tokens", "output_tokens", "trace"):
             if key in workload.assumed:

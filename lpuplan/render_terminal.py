@@ -60,6 +60,9 @@ def print_sizing(plan: Plan, console: Console) -> None:
             console.print(f"  {b.name}: " + "; ".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(kinds.items())))
     if sh.method not in ("exact", "bound", "approximation+margin", "simulated"):
         console.print(f"  shared pool: {sh.method} ({sh.method_note}); refereed only by `lpuplan plan --simulate`")
+    for bucket in plan.project.buckets:
+        if bucket.batch_assumption is not None:
+            console.print(f"[yellow]assumption[/] bucket {bucket.label}: {bucket.batch_assumption}")
     if plan.assumptions:
         console.print(f"[yellow]{len(plan.assumptions)} figures are assumed[/] (see dimensioning_inputs.md); validate them with `lpuplan bench`.")
 
