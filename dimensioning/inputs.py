@@ -340,6 +340,9 @@ class Bucket(_Frozen):
             xs = [row[0] for row in table]
             if xs[0] < 1 or any(b <= a for a, b in zip(xs, xs[1:])):
                 raise ValueError(f"rates_at_concurrency concurrencies {xs} must be >= 1 and strictly increasing")
+            if xs[-1] > MAX_SLOTS:
+                raise ValueError(f"rates_at_concurrency concurrency {xs[-1]:g} is above {MAX_SLOTS:,}, the documented"
+                                 " limit of slots (README.md, Limits)")
             if any(not (0 < v <= MAX_RATE_TOKENS_S) for row in table for v in row[1:]):
                 raise ValueError(f"rates_at_concurrency rates must be > 0 and <= {MAX_RATE_TOKENS_S:g} tokens/s")
             try:

@@ -25,6 +25,7 @@ from dimensioning.inputs import Bucket, Slo, TokenDistribution, Workload
 # fields whose numbers are checked by a model validator instead of Field bounds
 _CHECKED_BY_VALIDATOR = {
     ("TokenDistribution", "histogram"),  # edges > 0, increasing, <= MAX_TOKENS; shares in [0, 1]
+    ("Bucket", "rates_at_concurrency"),  # concurrency >= 1, increasing, <= MAX_SLOTS; rates in (0, MAX_RATE_TOKENS_S]
     ("Bucket", "measured"),  # set by the loader from a validated profile, then re-validated as r_prefill etc.
 }
 
@@ -129,3 +130,14 @@ def test_facility_figures_without_their_own_bound_meet_the_generic_limits(model,
     with pytest.raises(ValidationError, match=f"{name} = .* is above"):
         model(**values)
     assert facility_inputs.CoolingSpec(unit_kw=facility_inputs.MAX_FIGURE, racks_per_zone=facility_inputs.MAX_COUNT)
+
+
+@pytest.mark.parametrize("table", [
+    [[1.0, 40000.0, math.nan]],
+    [[1.0, 40000.0, 280.0], [math.inf, 30000.0, 200.0]],
+    [[1.0, 40000.0, 280.0], [1e9, 30000.0, 200.0]],
+    [[1.0, 1e12, 280.0]],
+])
+def test_rates_by_concurrency_refuse_non_finite_and_huge(table):
+    with pytest.raises(ValidationError):
+        Bucket(max_prompt_tokens=512, max_output_tokens=1024, l_fixed_ms=30.0, slots=1, rates_at_concurrency=table)
