@@ -22,7 +22,7 @@ app = typer.Typer(
     name="lpuplan",
     help="Dimensioning and facility planning for Groq LPU inference.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from enum import Enum
 import tomllib
 from contextlib import nullcontext
 from pathlib import Path
@@ -91,18 +92,19 @@ def register(app: typer.Typer) -> None:
     @guarded
     def size(
         file: Annotated[Path, typer.Argument(help="Project file (TOML).")],
-        json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
+        json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else (= --format json).")] = False,
+        output_format: Annotated[OutputFormat, typer.Option("--format", help="text (people), json, csv (one row per bucket) or md (the capacity worksheet).")] = OutputFormat.text,
     ) -> None:
-        """Size every bucket: service time, replicas, latency percentiles, admission caps."""
+        """Size every bucket: service time, replicas, latency percentiles, admission caps.
+
+        Example: lpuplan size lpuplan.toml --format csv > sizing.csv
+        """
         from lpuplan.plan import build_plan
         from lpuplan.render_terminal import print_sizing
 
         project, source = _load(file)
         plan = build_plan(project, place=False)
-        if json_output:
-            stdout.file.write(dumps_json(plan.to_dict()))
-        else:
-            print_sizing(plan, stdout)
+        _emit(plan, OutputFormat.json if json_output else output_format, print_sizing)
         if not plan.passed:
             raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -153,9 +155,16 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Folder for plan.json and the worksheets.")] = Path("lpuplan-out"),
         simulate: Annotated[bool, typer.Option("--simulate/--no-simulate", help="Add simulated figures where no exact formula exists.")] = True,
         seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the plan's simulations (default: a fixed seed).")] = None,
-        json_output: Annotated[bool, typer.Option("--json", help="Print plan.json to stdout and nothing else.")] = False,
+        json_output: Annotated[bool, typer.Option("--json", help="Print plan.json to stdout and nothing else (= --format json).")] = False,
+        output_format: Annotated[OutputFormat, typer.Option("--format", help="What to print: text (people), json (plan.json), csv (one row per bucket) or md (the capacity worksheet); the files are written either way.")] = OutputFormat.text,
     ) -> None:
-        """The main job: size, admit, check, and write plan.json plus the worksheets."""
+        """The main job: size, admit, check, and write plan.json plus the worksheets.
+
+        Example: lpuplan plan lpuplan.toml --out review-2026-12
+        """
+        if json_output:
+            output_format = OutputFormat.json
+        json_output = output_format is not OutputFormat.text
         check_output_set("--out", out)
         from lpuplan.render_terminal import print_plan
 
@@ -166,14 +175,44 @@ def register(app: typer.Typer) -> None:
                     status.update(message)
 
             result, written = run_plan(project, source, out, simulate=simulate, seed=seed, progress=progress)
-        if json_output:
-            stdout.file.write(dumps_json(result.to_dict()))
-        else:
-            print_plan(result, stdout)
-            stdout.print(f"wrote {len(written)} files into {out}: " + ", ".join(str(p.relative_to(out)) for p in written[:3])
-                         + (", facility/ (rack plan, budgets, NetBox CSVs, xlsx, PNG)" if result.facility is not None else ""))
+        note = (f"wrote {len(written)} files into {out}: " + ", ".join(str(p.relative_to(out)) for p in written[:3])
+                + (", facility/ (rack plan, budgets, NetBox CSVs, xlsx, PNG)" if result.facility is not None else ""))
+        _emit(result, output_format, lambda plan, console: print_plan(plan, console, files_note=note))
         if not result.passed:
             raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+class OutputFormat(str, Enum):
+    """What a table-printing command writes to stdout."""
+
+    text = "text"
+    json = "json"
+    csv = "csv"
+    md = "md"
+
+
+def _emit(plan: Any, output_format: OutputFormat, printer: Callable[[Any, Any], None]) -> None:
+    """Print ``plan`` in ``output_format`` (the renderers format; nothing is recomputed)."""
+    if output_format is OutputFormat.json:
+        stdout.file.write(dumps_json(plan.to_dict()))
+    elif output_format is OutputFormat.csv:
+        import csv
+        import io
+
+        from lpuplan.render_terminal import sizing_csv_rows
+
+        header, rows = sizing_csv_rows(plan)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        stdout.file.write(buffer.getvalue())
+    elif output_format is OutputFormat.md:
+        from lpuplan.render_markdown import render_capacity_worksheet
+
+        stdout.file.write(render_capacity_worksheet(plan))
+    else:
+        printer(plan, stdout)
 
 
 def _print_queue(out: dict[str, Any], rate: float, service_ms: float, servers: int, capacity: int | None) -> None:

@@ -117,8 +117,11 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form (``Infinity`` where a queue is unstable)."""
+        from lpuplan.verdict import plan_verdict  # the headline is read off this plan, never recomputed
+
         return {
             "schema": PLAN_SCHEMA,
+            "verdict": plan_verdict(self).to_dict(),
             "project": self.project.name,
             "passed": self.passed,
             "inputs": self.inputs,
