@@ -28,8 +28,8 @@ class Verdict:
     racks: int | None
     power_mw: float | None
     worst_bucket: str | None
-    worst_p99_s: float
-    worst_slo_s: float
+    worst_p99_s: float | None
+    worst_slo_s: float | None
     worst_state: str
     degraded_phrase: str
     shared_replicas: int | None
@@ -44,7 +44,7 @@ class Verdict:
                 f"{self.power_mw:.2f} MW max" if self.power_mw is not None else None]
         detail = ", ".join(s for s in size if s)
         fleet = f"{self.replicas:,} replicas" + (f" ({detail})" if detail else "")
-        if self.worst_bucket is not None and math.isfinite(self.worst_p99_s):
+        if self.worst_p99_s is not None and self.worst_slo_s is not None and math.isfinite(self.worst_p99_s):
             meets = (f"meet p99 {_ms(self.worst_slo_s)} (worst {_ms(self.worst_p99_s)}, {self.worst_bucket})"
                      if self.worst_p99_s <= self.worst_slo_s else
                      f"miss p99 {_ms(self.worst_slo_s)} ({self.worst_bucket}: {_ms(self.worst_p99_s)})")
@@ -119,8 +119,8 @@ def plan_verdict(plan: Plan) -> Verdict:
         racks=racks,
         power_mw=power,
         worst_bucket=worst[0] if worst else None,
-        worst_p99_s=worst[1] if worst else math.nan,
-        worst_slo_s=worst[2] if worst else math.nan,
+        worst_p99_s=worst[1] if worst else None,
+        worst_slo_s=worst[2] if worst else None,
         worst_state=worst[3] if worst else "",
         degraded_phrase=phrase,
         shared_replicas=sh.replicas if sh.feasible else None,
