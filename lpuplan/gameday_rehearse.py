@@ -246,8 +246,14 @@ def emulator_process(project_file: Path, replicas: dict[str, int], queue_caps: d
 
 def rehearse(plan: "Plan", project_file: Path, domain: str, settings: GameDaySettings, *, time_scale: float = 10.0,
              prometheus_binary: str | None = None, seed: int = 1, metrics: MetricMap | None = None,
-             progress: Callable[[str], None] | None = None) -> Rehearsal:
-    """Predict ``domain``, run it on the emulator with open-loop load, verify (module notes)."""
+             progress: Callable[[str], None] | None = None,
+             while_prometheus: Callable[[str, float, dict[str, Any]], None] | None = None) -> Rehearsal:
+    """Predict ``domain``, run it on the emulator with open-loop load, verify (module notes).
+
+    ``while_prometheus(url, t0_unix, document)`` is called after the run while
+    the Prometheus server still answers (e.g. to run ``lpuplan gameday verify
+    --prometheus`` against it).
+    """
     if not (time_scale > 0 and math.isfinite(time_scale)):
         raise InvalidInput("--time-scale", time_scale, "give emulated seconds per wall second > 0")
     if settings.routing not in _ROUTING:
@@ -312,6 +318,8 @@ def rehearse(plan: "Plan", project_file: Path, domain: str, settings: GameDaySet
                 prom_obs = observed_from_prometheus(prom_url, document, metrics, t0=t0_unix, pools=pools,
                                                     time_scale=time_scale)
                 prom_verdict = verify_domain(document, prom_obs)
+                if while_prometheus is not None:
+                    while_prometheus(prom_url, t0_unix, document)
     say("verifying")
     client: dict[str, Observed] = {}
     for pool in {r[0] for r in records}:

@@ -7,6 +7,7 @@ per wall second: slow enough that a loaded 2-core machine keeps the emulator on 
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 
 import numpy as np
@@ -14,6 +15,8 @@ import pytest
 
 from facility.gameday.model import GameDaySettings
 from facility.gameday.verify import verify_domain
+from lpuplan.cli import app
+from typer.testing import CliRunner
 from lpuplan.gameday_rehearse import rehearse
 from tests.facility.gameday.conftest import SMALL_SITE
 
@@ -33,7 +36,7 @@ def _doubled(observed: dict) -> dict:
     return out
 
 
-def test_rehearsal_with_prometheus_verifies_and_a_doubled_p99_fails() -> None:
+def test_rehearsal_with_prometheus_verifies_and_a_doubled_p99_fails(tmp_path) -> None:
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("SKIPPED LOUDLY: Prometheus (Debian package 'prometheus') is not installed; run .ci/prometheus.sh")
@@ -41,8 +44,20 @@ def test_rehearsal_with_prometheus_verifies_and_a_doubled_p99_fails() -> None:
     from lpuplan.project import load_project
 
     plan = build_plan(load_project(REHEARSAL_SITE))
+    cli: dict = {}
+
+    def verify_with_the_cli(url: str, t0: float, document: dict) -> None:
+        # `lpuplan gameday verify --prometheus` against the live server, as a game-day lead would run it
+        folder = tmp_path
+        (folder / "prediction.json").write_text(json.dumps(document))
+        run = CliRunner().invoke(app, ["gameday", "verify", str(folder / "prediction.json"), "--prometheus", url,
+                                       "--t0", repr(t0), "--time-scale", "5", "--json"])
+        cli["exit"], cli["output"] = run.exit_code, run.output
+
     result = rehearse(plan, REHEARSAL_SITE, "rack:row01-pod01-rack01", SETTINGS, time_scale=5.0,
-                      prometheus_binary=binary, seed=5)
+                      prometheus_binary=binary, seed=5, while_prometheus=verify_with_the_cli)
+    assert cli["exit"] == (0 if result.passed else 3), cli["output"]
+    assert json.loads(cli["output"])["passed"] is result.passed
     assert result.prometheus_verdict is not None
     prom = result.prometheus_verdict
     assert prom.passed, [f.to_dict() for f in prom.out_of_band] + [c.to_dict() for c in prom.crossings]
