@@ -11,8 +11,9 @@ Sheets, in order:
 - ``Cooling``: one row per cooling zone, with totals.
 - ``Budgets``: every check with value, limit, margin and verdict.
 - ``N+1``: per level and pool; ``Domains``: every failure domain above node level.
-- One sheet per populated pod: a column per rack, a row per U from the top
-  down, each node's cells merged over its height and labelled with node,
+- One sheet per populated pod: a column per rack, a row per node height of
+  U from the top down (``37-40``; a row per U, with merged cells, where
+  nodes do not share one height), each node one cell labelled with node,
   role, replica, bucket and maximum kW; under the racks their kW, heat and
   airflow.
 
@@ -31,6 +32,7 @@ document's timestamps are fixed, so the same plan gives the same bytes.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import textwrap
@@ -158,23 +160,28 @@ def _text_width(value: Any, kind: str) -> int:
     return max((len(line) for line in str(value).split("\n")), default=0)
 
 
+@functools.lru_cache(maxsize=4096)
+def _wrapped_lines(text: str, width: int) -> int:
+    """Lines ``text`` wraps to in ``width`` characters (a character spare); cached: a site repeats its formulas."""
+    return sum(len(textwrap.wrap(part, max(width - 2, 1))) or 1 for part in text.split("\n"))
+
+
 def _lines(texts: Sequence[Any], widths: Sequence[float]) -> int:
-    """Lines the tallest of ``texts`` wraps to in columns of ``widths`` characters (a character spare)."""
-    return max([1] + [sum(len(textwrap.wrap(part, max(int(widths[c]) - 2, 1))) or 1 for part in text.split("\n"))
-                      for c, text in enumerate(texts) if isinstance(text, str)])
+    """Lines the tallest of ``texts`` wraps to in columns of ``widths`` characters."""
+    return max([1] + [_wrapped_lines(text, int(widths[c])) for c, text in enumerate(texts) if isinstance(text, str)])
 
 
-def _print_setup(ws: Any, widths: Sequence[float], header_rows: int, rows_on_one_page: int | None = None) -> None:
-    """Landscape, one page wide (and one page tall when ``rows_on_one_page`` is given), header rows
-    repeated; A3 only where A4 would print below MIN_PRINTED_PT."""
-    height = None if rows_on_one_page is None else rows_on_one_page * ROW_POINTS
-    paper = next((code for code, size in PAPERS.items() if printed_font_pt(widths, size, height) >= MIN_PRINTED_PT), 8)
-    if rows_on_one_page is not None:
+def _print_setup(ws: Any, widths: Sequence[float], header_rows: int, page_points: float | None = None) -> None:
+    """Landscape, one page wide (and one page tall when the sheet's height ``page_points`` is given),
+    header rows repeated; A3 only where A4 would print below MIN_PRINTED_PT."""
+    paper = next((code for code, size in PAPERS.items() if printed_font_pt(widths, size, page_points) >= MIN_PRINTED_PT),
+                 8)
+    if page_points is not None:
         ws.set_default_row(ROW_POINTS)  # fixed rows: the page height above assumes them
     ws.set_paper(paper)
     ws.set_landscape()
-    ws.fit_to_pages(1, 0 if rows_on_one_page is None else 1)
-    if header_rows and rows_on_one_page is None:
+    ws.fit_to_pages(1, 0 if page_points is None else 1)
+    if header_rows and page_points is None:
         ws.repeat_rows(0, header_rows - 1)
 
 
@@ -192,6 +199,7 @@ def _table(book: _Book, name: str, header: Sequence[tuple[str, str]], rows: Sequ
     number_formats = [book.fmt(num_format=_NUMBER_FORMATS[kind]) for _title, kind in header]
     text_formats = [book.fmt(text_wrap=True, valign="top") if c in wrap else None for c in range(len(header))]
     write_string, write_number = ws.write_string, ws.write_number
+    largest = [-1.0] * len(header)
     for r, values in enumerate(rows, start=first_row + 1):
         for c, value in enumerate(values):
             if value is None:
@@ -201,7 +209,10 @@ def _table(book: _Book, name: str, header: Sequence[tuple[str, str]], rows: Sequ
                 width = max(map(len, value.split("\n"))) if text_formats[c] else len(value)
             elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 write_number(r, c, value, number_formats[c])
-                width = _text_width(value, header[c][1])
+                if abs(value) > largest[c]:  # the widest figure of a column is its largest (or a negative one)
+                    largest[c] = abs(value)
+                    widths[c] = max(widths[c], min(_text_width(-abs(value), header[c][1]) + 1, max_width))
+                continue
             else:
                 _number_writer(book, ws)(r, c, value, header[c][1])  # infinities, NaN (raises), booleans
                 width = len(INFINITE) + 1
@@ -347,6 +358,18 @@ def _node_label(n: Any) -> str:
     return "\n".join(lines)
 
 
+def _slots(top: int, nodes: Sequence[Any], unit: int) -> list[tuple[int, int]]:
+    """Row ranges of U (lowest, highest), top row first: one row per ``unit`` U where every node
+    starts and ends on such a boundary (no merged cells needed), else one row per U."""
+    if unit < 1 or any((n.u_position - 1) % unit or n.u_height % unit for n in nodes):
+        unit = 1
+    out, low = [], 1
+    while low <= top:
+        out.append((low, min(low + unit - 1, top)))
+        low += unit
+    return out[::-1]
+
+
 def _elevations(book: _Book, result: FacilityResult) -> None:
     lay = result.layout
     colours = {p.name: _PALETTE[i % len(_PALETTE)] for i, p in enumerate(result.pools)}
@@ -356,8 +379,15 @@ def _elevations(book: _Book, result: FacilityResult) -> None:
     power = {r.rack: r for r in result.racks}
     top = lay.rack_u_height
     head = book.fmt(bold=True, align="center", text_wrap=True, bottom=1)
-    ucol = book.fmt(align="center", font_color="#595959")
-    first = 2  # row of U = top
+    ucol = book.fmt(align="center", valign="vcenter", font_color="#595959")
+    first = 2  # row of the top slot
+    # a row per node height (4 U on a GroqRack), so a node is one cell, not a merge of four
+    slots = _slots(top, [n for n in result.nodes if n.role != "empty"], lay.node_u_height)
+    row_of_u = {u: first + i for i, (low, high) in enumerate(slots) for u in range(low, high + 1)}
+    feet = [("max kW", "kw", lambda r: r.max_kw), ("typical kW", "kw", lambda r: r.typical_kw),
+            ("heat BTU/h", "btu", lambda r: r.heat_btu_per_h), ("airflow CFM", "flow", lambda r: r.airflow_cfm)]
+    foot = first + len(slots) + 1
+    page_points = (first + 1 + len(feet)) * ROW_POINTS + top * ROW_POINTS
     for pod in range(lay.pods):
         racks = [lay.rack_name(pod * lay.racks_per_pod + i) for i in range(lay.racks_per_pod)]
         if not any(name in by_rack for name in racks):
@@ -368,36 +398,37 @@ def _elevations(book: _Book, result: FacilityResult) -> None:
                               f"each node: position, role, replica, bucket, maximum draw",
                         book.fmt(bold=True))
         ws.write_string(1, 0, "U", head)
-        for u in range(top, 0, -1):
-            ws.write_number(first + top - u, 0, u, ucol)
-        feet = [("max kW", "kw", lambda r: r.max_kw), ("typical kW", "kw", lambda r: r.typical_kw),
-                ("heat BTU/h", "btu", lambda r: r.heat_btu_per_h), ("airflow CFM", "flow", lambda r: r.airflow_cfm)]
+        for i, (low, high) in enumerate(slots):
+            ws.set_row(first + i, (high - low + 1) * ROW_POINTS)
+            ws.write_string(first + i, 0, f"{low}-{high}" if high > low else str(low), ucol)
         for i, (label, _kind, _get) in enumerate(feet):
-            ws.write_string(first + top + 1 + i, 0, label, book.fmt(bold=True))
+            ws.write_string(foot + i, 0, label, book.fmt(bold=True))
         for c, name in enumerate(racks, start=1):
             ws.write_string(1, c, name.rsplit("-", 1)[-1], head)  # the pod is in the sheet's name
             for n in by_rack.get(name, []):
                 if n.role == "empty":
                     continue
-                upper = n.u_position + n.u_height - 1
-                first_row, last_row = first + top - upper, first + top - n.u_position
+                first_row, last_row = row_of_u[n.u_position + n.u_height - 1], row_of_u[n.u_position]
                 fill = colours.get(n.pool, "#FFFFFF" if n.role != "spare" else "#BFBFBF")
                 cell = book.fmt(text_wrap=True, valign="vcenter", align="center", bg_color=fill, border=1)
+                label = _node_label(n)
+                if n.u_height <= label.count("\n"):  # too low for a line each: one line
+                    label = label.replace("\n", " ")
                 if last_row > first_row:
-                    ws.merge_range(first_row, c, last_row, c, _node_label(n), cell)
+                    ws.merge_range(first_row, c, last_row, c, label, cell)
                 else:
-                    ws.write_string(first_row, c, _node_label(n).replace("\n", " "), cell)
+                    ws.write_string(first_row, c, label, cell)
             rack = power.get(name)
             if rack is not None:
                 for i, (_label, kind, get) in enumerate(feet):
-                    write(first + top + 1 + i, c, get(rack), kind, bold=(i == 0))
+                    write(foot + i, c, get(rack), kind, bold=(i == 0))
         label_width = max([14] + [len(line) for name in racks for n in by_rack.get(name, [])
                                   for line in _node_label(n).split("\n")])
         widths = [11.0] + [float(min(label_width + 1, 24))] * len(racks)
         ws.set_column(0, 0, widths[0])
         ws.set_column(1, len(racks), widths[1])
         ws.freeze_panes(first, 1)
-        _print_setup(ws, widths, 0, rows_on_one_page=first + top + 1 + len(feet))  # a pod is one page
+        _print_setup(ws, widths, 0, page_points=page_points)  # a pod is one page
 
 
 def rack_plan_xlsx(result: FacilityResult) -> bytes:

@@ -65,16 +65,19 @@ def test_xlsx_reads_back(result):
     assert len(rows) == len(result.budget_checks)
     first = result.budget_checks[0]
     assert rows[0][2] == pytest.approx(first.value) and rows[0][5] == pytest.approx(first.margin)
-    # elevations: row 2 holds the rack names, row 3 is U = top; the node at U1..U4 of rack 1 holds the first replica
+    # elevations: row 2 holds the rack names, then a row per 4 U node height from the top (42 U: 41-42, 37-40,
+    # ..., 1-4); the node at U1..U4 of rack 1 holds the first replica, in one cell of a 4-line row
     pod = wb["row01-pod01"]
     top = result.layout.rack_u_height
-    assert pod.cell(row=2, column=2).value == "rack01" and pod.cell(row=3, column=1).value == top
-    bottom_node = pod.cell(row=3 + top - 4, column=2).value
+    assert pod.cell(row=2, column=2).value == "rack01" and pod.cell(row=3, column=1).value == "41-42"
+    slots = [pod.cell(row=r, column=1).value for r in range(3, 3 + 11)]
+    assert slots[-1] == "1-4" and slots[-2] == "5-8" and len(set(slots)) == 11
+    bottom_node = pod.cell(row=13, column=2).value
     lines = bottom_node.split("\n")
     assert lines[0] == "node01 compute" and lines[1] == result.placements[0].replica and lines[-1] == "3.3 kW max"
-    assert any(str(r.coord).startswith("B") for r in pod.merged_cells.ranges)
+    assert pod.row_dimensions[13].height == 4 * ROW_POINTS and not pod.merged_cells.ranges
     # under the racks: their max kW, from the result
-    below = {pod.cell(row=r, column=1).value: pod.cell(row=r, column=2).value for r in range(4 + top, 8 + top)}
+    below = {pod.cell(row=r, column=1).value: pod.cell(row=r, column=2).value for r in range(15, 19)}
     rack = next(r for r in result.racks if r.rack == "row01-pod01-rack01")
     assert below["max kW"] == pytest.approx(rack.max_kw) and below["airflow CFM"] == pytest.approx(rack.airflow_cfm)
 
@@ -117,7 +120,7 @@ def test_every_sheet_prints_one_page_wide_at_8_pt_or_more(result):
             widths.append((dim.width * 7 - 5) / 7 if dim.width else 8.43)
         tall = None
         if str(setup.fitToHeight) == "1":  # a pod's elevations: one page
-            tall = ws.max_row * ROW_POINTS
+            tall = sum(ws.row_dimensions[r].height or ROW_POINTS for r in range(1, ws.max_row + 1))
         assert printed_font_pt(widths, paper, tall) >= 8.0, (ws.title, widths)
         if ws.title not in ("Summary",):
             assert ws.freeze_panes is not None, ws.title
