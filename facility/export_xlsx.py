@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import numbers
 import textwrap
 from datetime import datetime
 from typing import Any, Callable, Sequence
@@ -122,8 +123,8 @@ def _number_writer(book: _Book, ws: Any) -> Callable[[int, int, Any, str], None]
             return
         if isinstance(value, bool):
             ws.write_string(row, col, "yes" if value else "no", book.fmt(**props))
-        elif isinstance(value, (int, float)):
-            value = float(value) if isinstance(value, float) else value
+        elif isinstance(value, numbers.Real):  # numpy scalars too
+            value = value if isinstance(value, int) else float(value)
             if isinstance(value, float) and math.isnan(value):
                 raise ValueError(f"NaN in the rack plan workbook at {ws.name}!{xl_rowcol_to_cell(row, col)}")
             if isinstance(value, float) and math.isinf(value):
