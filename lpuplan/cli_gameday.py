@@ -173,6 +173,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int | None, typer.Option("--workers", help="Local worker processes (default: CPU count; 1 = in this process).")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
         out: Annotated[Path | None, typer.Option("--out", help="Folder for prediction.json and each domain's runbook, plot, alerts, experiment.")] = None,
+        artifacts: Annotated[int, typer.Option("--artifacts", help="Most domains (smallest margin first) given a runbook, plot, alerts and experiment.")] = ARTIFACT_LIMIT,
     ) -> None:
         """Predict a forced failure per domain: blast radius, transient, bands, abort conditions.
 
@@ -200,6 +201,8 @@ def register(app: typer.Typer) -> None:
             assumed=tuple(name for name, value in given.items() if value is None),
         )
         metric_map = load_metric_map(metrics)
+        if artifacts < 0:
+            raise InvalidInput("--artifacts", artifacts, "give a number of domains >= 0")
         project = load_project(file)
         if project.facility is None:
             raise InvalidInput("FILE", str(file), "a game day needs the facility model: add a [facility] table (see docs/facility.md)")
@@ -219,7 +222,8 @@ def register(app: typer.Typer) -> None:
         files: list[Path] = []
         if out is not None:
             with output_set(out, option="--out") as staging:  # the artifacts arrive as one set
-                staged = write_artifacts(predictions, document, staging, metric_map, project=project.name)
+                staged = write_artifacts(predictions, document, staging, metric_map, project=project.name,
+                                         limit=artifacts)
             files = [out / path.relative_to(staging) for path in staged]
         if json_out:
             payload = dict(document)

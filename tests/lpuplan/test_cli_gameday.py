@@ -30,12 +30,14 @@ def test_pod_loss_is_no_go_exit_3_and_json_is_one_object() -> None:
 
 
 def test_level_sweep_and_artifacts(tmp_path) -> None:
-    result = runner.invoke(app, ["gameday", str(SMALL_SITE), "--level", "rack", "--out", str(tmp_path), *FAST])
+    result = runner.invoke(app, ["gameday", str(SMALL_SITE), "--level", "rack", "--out", str(tmp_path / "o"),
+                                 "--artifacts", "2", *FAST])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("GO: 8 of 8 domains GO")
-    assert (tmp_path / "prediction.json").exists()
-    folder = tmp_path / "row01-pod01-rack01"
-    assert {p.name for p in folder.iterdir()} == {"runbook.md", "bands.png", "alerts.yml", "experiment.json"}
+    assert len(json.loads((tmp_path / "o" / "prediction.json").read_text())["domains"]) == 8
+    folders = sorted(p for p in (tmp_path / "o").iterdir() if p.is_dir())
+    assert len(folders) == 2  # the two smallest margins (ties: site order)
+    assert {p.name for p in folders[0].iterdir()} == {"runbook.md", "bands.png", "alerts.yml", "experiment.json"}
 
 
 def test_bad_input_exits_2_naming_the_option() -> None:
