@@ -156,7 +156,12 @@ levels); its verdicts use the same rules. Run ``lpuplan gameday`` for the full p
 
 
 def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None, *, seed: int | None = None) -> GameDaySummary | None:
-    """The N+k level and the one above, every domain (None without a facility)."""
+    """The N+k level and the one above, every domain (None without a facility).
+
+    With N+k for k >= 2 a third row (``"rack x2"``) holds the worst k domains
+    of the level failing together, one set per pool (the facility model's
+    exact worst sets).
+    """
     if plan.facility is None:
         return None
     settings = settings or GameDaySettings(**SUMMARY_SETTINGS, seed=seed or 0)
@@ -168,6 +173,15 @@ def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None, *, se
         names = domains_at_level(plan.facility, lv)
         predictions = predict_plan(plan, domains=names, settings=settings, workers=1) if names else []
         out.append(_level_summary(lv, predictions))
+    k = plan.facility.n_plus
+    if k >= 2:
+        # N+k for k >= 2: the worst k domains of the level fail together (the facility's exact worst sets, per pool)
+        from facility.gameday.blast import failure_model
+
+        worst = failure_model(plan.facility).worst(level, k, pools=sorted(plan.facility.replica_counts))
+        sets = sorted({"+".join(w.domains) for pool, w in worst.items() if pool is not None and w.domains})
+        predictions = predict_plan(plan, domains=sets, settings=settings, workers=1) if sets else []
+        out.append(_level_summary(f"{level} x{k}", predictions))
     return GameDaySummary(tuple(out), settings)
 
 

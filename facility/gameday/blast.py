@@ -16,7 +16,7 @@ running (each side carrying half its rack's maximum).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from dimensioning.errors import InvalidInput
 
@@ -120,16 +120,23 @@ def _baseline_feed(facility: FacilityResult) -> FeedLoad | None:
     return FeedLoad(f"{worst.rack} (A or B)", worst.per_feed_normal_kw, facility.layout.feed_usable_kw)
 
 
-def blast_radius(facility: FacilityResult, domain: str, model: FailureModel | None = None) -> BlastRadius:
-    """What ``domain`` (``rack:row01-pod02-rack05`` or ``row01-pod02-rack05``) takes down (module notes)."""
+def blast_radius(facility: FacilityResult, domain: str | Sequence[str], model: FailureModel | None = None) -> BlastRadius:
+    """What ``domain`` (``rack:row01-pod02-rack05`` or ``row01-pod02-rack05``) takes down (module notes).
+
+    Several domains (a sequence, or names joined with ``+``) fail together:
+    the facility model evaluates their joint loss (two panels of a row darken
+    it, which neither does alone); the blast radius is named ``a+b``.
+    """
     model = model or failure_model(facility)
+    ids = [d.strip() for d in domain.split("+")] if isinstance(domain, str) else list(domain)
     try:
-        name = model.resolve(domain)
-        impact = model.impact(name)
+        names = tuple(dict.fromkeys(model.resolve(d) for d in ids))
+        impact = model.impact(list(names))
     except UnknownDomain as exc:
         raise InvalidInput("--domain", domain, f"{exc.fix}; list a level's domains with --level LEVEL") from None
-    level = model.level_of(name) or "other"
-    kind = str(model.graph.nodes[name].get("kind", level))
+    name = "+".join(names)
+    level = model.level_of(names[0]) or "other"
+    kind = str(model.graph.nodes[names[0]].get("kind", level)) + (f" x{len(names)}" if len(names) > 1 else "")
     pools = tuple(PoolHit(p.pool, p.replicas, p.lost, p.replicas_lost) for p in impact.pools if p.lost)
     feeds = [f for f in impact.feed_loads if f.limit_kw]
     if feeds:

@@ -68,3 +68,18 @@ def test_plan_carries_the_game_day_summary_of_the_n_plus_k_level_and_the_one_abo
     assert plan.to_dict()["gameday"]["levels"][0]["level"] == "rack"
     assert summary_lines(plan.gameday)[1].startswith("  rack     8 domain(s): SLO holds")
     assert build_plan(load_project(SMALL_SITE), simulate=False).gameday is None
+
+
+def test_n_plus_2_summary_predicts_the_worst_two_domains_together(tmp_path) -> None:
+    from lpuplan.plan import build_plan
+    from lpuplan.plan_gameday import predict_plan
+    from lpuplan.project import load_project
+
+    site = tmp_path / "n2.toml"
+    site.write_text(SMALL_SITE.read_text().replace("n_plus = 1", "n_plus = 2"))
+    plan = build_plan(load_project(site), simulate=True)
+    pair = plan.gameday.levels[-1]
+    assert pair.level == "rack x2" and pair.domains == 1
+    (both,) = predict_plan(plan, domains=[pair.worst_domain], workers=1)
+    assert "+" in both.domain and both.blast.replicas_lost == 2
+    assert both.pools[0].lost == 2 and pair.slo_holds == both.slo_holds
