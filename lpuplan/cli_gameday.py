@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Sequence
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -30,6 +29,7 @@ from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
 from lpuplan.output import check_output_set, dumps_json, output_set, write_atomic, write_json
 
 if TYPE_CHECKING:
+    import click  # annotations only: typer's own click copy does the work
     from facility.gameday.metrics import MetricMap
     from facility.gameday.predict import DomainPrediction
 

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-HEAVY = ("scipy", "numba", "matplotlib", "openpyxl", "xlsxwriter", "networkx", "httpx")
+HEAVY = ("scipy", "numba", "matplotlib", "openpyxl", "xlsxwriter", "networkx", "httpx", "click")  # click: typer vendors its own
 
 _PROBE = """
 import json, sys
