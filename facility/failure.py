@@ -50,7 +50,10 @@ subset decomposes into interacting clusters, so the result is the exact
 maximum. Where a supply can trip, losses need not grow with more failures
 (a dead rack no longer loads its feed); the search then returns an upper
 bound, and :meth:`FailureModel.worst` evaluates the chosen set directly and
-says ``exact`` only when it reaches that bound.
+says ``exact`` only when it reaches that bound. The same holds when a level
+has more than 200,000 interacting sets to evaluate (``k >= 3`` around a
+supply that can trip): each domain then stands for everything it could take
+in any combination.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ LEVEL_OF_KIND: dict[str, str] = {
 
 _TOL = 1e-9  # relative: a load equal to its limit holds despite float rounding
 _DETERMINISTIC_LEVELS = frozenset({"node", "rack", "pod", "row", "fabric"})
+_JOINT_LIMIT = 200_000  # interacting sets evaluated jointly before the search settles for an upper bound
 
 
 class UnknownDomain(InvalidInput):
@@ -683,12 +687,27 @@ class FailureModel:
                     adj[a].update(group)
         for d in doms:
             adj[d].discard(d)
-        for cluster in _connected_sets(doms, adj, k):
+        synergistic = []
+        for count, cluster in enumerate(_connected_sets(doms, adj, k)):
+            if count >= _JOINT_LIMIT:
+                # too many interacting sets to evaluate jointly (k >= 3 around a supply that can trip):
+                # each domain stands for everything it could take in any combination, an upper bound
+                return [((d,), self._potential(tokens[d]) | single[d]) for d in doms
+                        if self._potential(tokens[d]) | single[d]]
             joint = self.lost_replicas(cluster)
             parts = frozenset().union(*(single[d] for d in cluster))
             if joint - parts:
-                items.append((cluster, joint))
-        return items
+                synergistic.append((cluster, joint))
+        return items + synergistic
+
+    def _potential(self, tokens: frozenset[Any]) -> frozenset[int]:
+        """Replicas on the racks (or zones) a domain's loss can reach in combination with any others."""
+        out: set[int] = set()
+        for kind, key in tokens:
+            racks = (key,) if kind == "rack" else self._zone_racks[key]
+            for r in racks:
+                out |= self._rack_rids[r]
+        return frozenset(out)
 
     def worst(self, level: str, k: int, *, pools: Sequence[str] | None = None) -> dict[str | None, WorstCase]:
         """The worst ``k`` domains of ``level``: per pool (keys: pool names) and for all pools (key ``None``).

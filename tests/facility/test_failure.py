@@ -259,3 +259,20 @@ def test_worst_k_equals_brute_force_on_random_sites(rows, pods_per_row, racks_pe
                     assert taken == truth
             else:  # a supply can trip: an upper bound, the safe direction
                 assert got.lost >= truth
+
+
+@pytest.mark.parametrize("supply", [{}, {"row_kw": 40.0}, {"pod_kw": 40.0}, {"room_kw": 100.0}])
+def test_the_fallback_for_too_many_interacting_sets_is_a_safe_bound(monkeypatch, supply):
+    import facility.failure
+
+    monkeypatch.setattr(facility.failure, "_JOINT_LIMIT", 0)  # as if every level had too many sets
+    fac = make_facility(rows=2, pods_per_row=1, racks_per_pod=2, supply=supply,
+                        cooling={"unit_kw": 30.0, "racks_per_zone": 2, "redundancy": 1})
+    r = plan_facility(None, fac, Redundancy(level="rack", n_plus=0), [pool("a", 4)])
+    model = FailureModel.from_result(r)
+    for level in ("feed", "cooling"):
+        for k in (1, 2, 3):
+            got = model.worst(level, k)["a"]
+            truth = brute_force_worst(model, level, k, "a")
+            assert got.lost >= truth
+            assert not got.exact or got.lost == truth
