@@ -16,7 +16,8 @@ applied to any set of failed elements at once:
   rack PDU, a phase leg above ``leg_capacity_kw``) trips and cuts its subtree
   too, repeated until nothing more trips. So a room, row or pod supply that
   cannot carry its load alone takes down what it feeds when the other side is
-  lost.
+  lost. Loads follow the power trees only: a rack lost to another cause
+  (containment, cooling, fabric) is still counted as drawing (the safe side).
 - **cooling**: a zone dies (and takes its racks) when the units left cannot
   remove its heat (the planned maximum draw of its racks): ``heat_max_kw >
   (units installed - units lost) x unit_kw``; a failed zone element dies outright.
