@@ -19,6 +19,7 @@ many arrivals) or ``duration`` (every arrival in ``[0, duration)``).
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,11 +286,10 @@ def load_trace(path: str | Path) -> TraceArrivals:
     """
     path = Path(path)
     field_name = "arrivals.trace"
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise InvalidInput(field_name, str(path), f"cannot read it ({exc})") from None
+    from dimensioning.traffic import read_trace_text  # on use: traffic pulls the token distributions
+
+    # one decoder for every trace CSV: UTF-8 with or without BOM; others named with file and byte offset
+    rows = list(csv.DictReader(io.StringIO(read_trace_text(path, field_name), newline="")))
     needed = ("timestamp", "prompt_tokens", "output_tokens")
     if not rows or any(column not in rows[0] for column in needed):
         raise InvalidInput(field_name, str(path), f"needs a header with columns {', '.join(needed)} and at least one row")

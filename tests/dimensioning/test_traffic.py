@@ -136,3 +136,15 @@ def test_spaces_around_column_names_are_forgiven(tmp_path):
     trace = tmp_path / "t.csv"
     trace.write_text(" prompt_tokens , output_tokens \n100,10\n")
     assert read_trace(trace).output_tokens.tolist() == [10.0]
+
+
+def test_the_simulators_trace_replay_reads_the_same_encodings(tmp_path):
+    from dimensioning.simulate.arrivals import load_trace
+
+    trace = tmp_path / "a.csv"
+    trace.write_bytes(b"\xef\xbb\xbftimestamp,prompt_tokens,output_tokens\r\n0,100,10\r\n1,200,20\r\n")
+    assert load_trace(trace).prompt_tokens.tolist() == [100, 200]
+    trace.write_bytes("timestamp,prompt_tokens,output_tokens\n0,100,10\n1,200,20 \u00e9\n".encode("latin-1"))
+    with pytest.raises(InvalidInput, match="byte offset 56 ") as info:
+        load_trace(trace)
+    assert info.value.field == "arrivals.trace"
