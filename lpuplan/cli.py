@@ -48,8 +48,12 @@ def _root(
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to write the example project into.")] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing project file.")] = False,
+    example: Annotated[str, typer.Option("--example", help="Which example: default (what `lpuplan plan` runs) or showcase (one sequence per replica, short and long buckets, a TTFT SLO, bursty arrivals, queues that fill).")] = "default",
 ) -> None:
-    """Write the example project file (lpuplan.toml) into DIRECTORY."""
+    """Write an example project file (lpuplan.toml) into DIRECTORY.
+
+    Example: lpuplan init review --example showcase && lpuplan plan review/lpuplan.toml
+    """
     from lpuplan.project import example_project_text  # imports load per command (docs/performance.md)
 
     target = directory / "lpuplan.toml"
@@ -59,7 +63,7 @@ def init(
     if target.exists() and not force:
         stderr.print(f"error: FILE = {str(target)!r}: exists; pass --force to overwrite it")
         raise typer.Exit(EXIT_INVALID)
-    write_atomic(target, example_project_text(), option="DIRECTORY")
+    write_atomic(target, example_project_text(example), option="DIRECTORY")
     stdout.print(f"wrote {target}")
 
 

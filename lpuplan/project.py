@@ -34,6 +34,7 @@ __all__ = [
     "parse_project",
     "example_project_text",
     "EXAMPLE_NAME",
+    "EXAMPLES",
 ]
 
 EXAMPLE_NAME = "example.toml"
@@ -246,6 +247,14 @@ def load_project(path: str | Path) -> Project:
     return parse_project(data, path.parent.resolve())
 
 
-def example_project_text() -> str:
-    """The embedded example project (a 70B-class model, four prompt buckets)."""
-    return resources.files("lpuplan").joinpath(EXAMPLE_NAME).read_text(encoding="utf-8")
+EXAMPLES = {
+    "default": EXAMPLE_NAME,  # a 70B-class model, four prompt buckets, 16 slots per replica
+    "showcase": "showcase.toml",  # one sequence per replica, short and long buckets, TTFT SLO, bursty, queues
+}
+
+
+def example_project_text(name: str = "default") -> str:
+    """An embedded example project: ``default`` (what ``lpuplan plan`` runs) or ``showcase``."""
+    if name not in EXAMPLES:
+        raise InvalidInput("--example", name, f"use one of {sorted(EXAMPLES)}")
+    return resources.files("lpuplan").joinpath(EXAMPLES[name]).read_text(encoding="utf-8")

@@ -45,9 +45,10 @@ class Verdict:
         detail = ", ".join(s for s in size if s)
         fleet = f"{self.replicas:,} replicas" + (f" ({detail})" if detail else "")
         if self.worst_p99_s is not None and self.worst_slo_s is not None and math.isfinite(self.worst_p99_s):
-            meets = (f"meet p99 {_ms(self.worst_slo_s)} (worst {_ms(self.worst_p99_s)}, {self.worst_bucket})"
+            seconds = self.worst_slo_s >= 10  # one unit for both figures
+            meets = (f"meet p99 {_ms(self.worst_slo_s, seconds)} (worst {_ms(self.worst_p99_s, seconds)}, {self.worst_bucket})"
                      if self.worst_p99_s <= self.worst_slo_s else
-                     f"miss p99 {_ms(self.worst_slo_s)} ({self.worst_bucket}: {_ms(self.worst_p99_s)})")
+                     f"miss p99 {_ms(self.worst_slo_s, seconds)} ({self.worst_bucket}: {_ms(self.worst_p99_s, seconds)})")
         else:
             meets = "carry no traffic"
         shared = (f"; a shared pool would need {self.shared_replicas:,} replicas" if self.shared_replicas else "")
@@ -58,7 +59,8 @@ class Verdict:
             parts.append("cannot size " + ", ".join(f"{name} ({why})" for name, why in self.infeasible))
         others = [c for c in self.failed_checks if not c.startswith("sizing feasible")]
         if others:
-            parts.append(f"{len(others)} check(s) fail: " + "; ".join(others[:2]) + (" ..." if len(others) > 2 else ""))
+            first = others[0] if len(others[0]) <= 100 else others[0][:99] + "…"
+            parts.append(f"{len(others)} check(s) fail, first: {first}")
         counted = "the feasible buckets need " if self.infeasible else ""
         return f"FAIL: {'; '.join(parts)}; {counted}{fleet}"
 
@@ -71,10 +73,8 @@ class Verdict:
         return out
 
 
-def _ms(seconds: float) -> str:
-    if seconds >= 10:
-        return f"{seconds:,.1f} s"
-    return f"{seconds * 1e3:,.0f} ms"
+def _ms(value_s: float, in_seconds: bool) -> str:
+    return f"{value_s:,.1f} s" if in_seconds else f"{value_s * 1e3:,.0f} ms"
 
 
 def plan_verdict(plan: Plan) -> Verdict:
@@ -126,7 +126,8 @@ def plan_verdict(plan: Plan) -> Verdict:
         shared_replicas=sh.replicas if sh.feasible else None,
         shared_chips=plan.shared_chips if sh.feasible else None,
         infeasible=infeasible,
-        failed_checks=tuple(f"{c.name} [{c.subject}]" for c in plan.checks if not c.passed),
+        failed_checks=tuple(f"{c.name} [{c.subject}]" + (f": {c.detail}" if c.detail else "")
+                            for c in plan.checks if not c.passed),
     )
 
 
