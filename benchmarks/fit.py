@@ -29,6 +29,29 @@ coverage):
   that do not pad prompts to a compiled shape (GPU servers, llama.cpp); a
   padded LPU endpoint must report prompt timings (Groq's do).
 
+Non-streamed samples (``mode = "non-streamed"``) have no token events, only
+the whole answer's time ``e2e``. With server prompt timings they take the
+server route above (R_decode from ``completion_time / completion_tokens``);
+without, the model is fitted to ``e2e`` directly by ordinary least squares,
+``e2e = L_fixed + T_b [bucket b] + O d`` over the floor and bucket samples
+(``T_b`` the prefill time of bucket b, ``d = 1/R_decode``), with Student-t
+intervals from the heteroscedasticity-consistent (HC3) covariance, since
+long requests vary more than short ones; ``R_prefill(b) = P_b / T_b``. Like the
+client route it folds the floor's one-token prefill into ``L_fixed``.
+
+Streaming overhead (:func:`fit_streaming_overhead`): with samples of both
+modes, one OLS over every sample's ``e2e`` with two more columns, ``[streamed]``
+and ``O [streamed]``, estimates the per-request and per-token cost of
+streaming (``overhead_per_token_s``) with their intervals (HC3 again).
+
+Fixed concurrency: ``occupancy = N`` fits only the samples that had N
+requests in flight for their whole life (``in_flight == N``); the rates are
+then per sequence at occupancy N.
+
+Every figure is finite: a fit whose interval would be unbounded (a time's
+interval reaching zero) or that lacks the samples it needs raises
+:class:`FitImpossible`, naming the figure, what is missing and how to get it.
+
 Outlier rule (documented in docs/bench.md): within each shape (bucket, output
 length) of at least 10 samples, a sample whose service time lies more than 5 scaled MADs
 (1.4826 x median absolute deviation) from the shape's median is an outlier
@@ -44,7 +67,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 from scipy import stats
@@ -53,7 +76,22 @@ from benchmarks.samples import SampleRecord
 from benchmarks.sweep import FLOOR_BUCKET
 from dimensioning.errors import InvalidInput
 
-__all__ = ["Interval", "BucketRate", "ShapeStats", "FitResult", "fit_samples", "mean_interval", "rate_interval"]
+__all__ = [
+    "Interval",
+    "BucketRate",
+    "ShapeStats",
+    "FitResult",
+    "FitImpossible",
+    "StreamingOverhead",
+    "fit_samples",
+    "fit_streaming_overhead",
+    "mean_interval",
+    "rate_interval",
+]
+
+
+class FitImpossible(InvalidInput):
+    """The samples cannot support a finite fit: ``field`` names the figure, ``fix`` what to measure."""
 
 OUTLIER_MADS = 5.0
 OUTLIER_MIN_SAMPLES = 10  # a MAD of fewer samples is too noisy to judge by
@@ -101,6 +139,16 @@ class FitResult:
     prefill_method: str
     shapes: tuple[ShapeStats, ...]
     counts: dict[str, int] = field(default_factory=dict)
+    mode: str = "streamed"
+    occupancy: int = 1
+
+
+@dataclass(frozen=True)
+class StreamingOverhead:
+    """What streaming adds to a request: per token and per request, s (95% intervals)."""
+
+    per_token_s: Interval
+    per_request_s: Interval
 
 
 def mean_interval(values: Iterable[float]) -> Interval:
@@ -114,14 +162,27 @@ def mean_interval(values: Iterable[float]) -> Interval:
     return Interval(mean, (mean - half, mean + half), n)
 
 
-def rate_interval(times_per_token: Iterable[float]) -> Interval:
-    """Rate = 1 / mean(time per token), interval mapped through 1/x."""
+def rate_interval(times_per_token: Iterable[float], figure: str = "rate") -> Interval:
+    """Rate = 1 / mean(time per token), interval mapped through 1/x.
+
+    Raises FitImpossible when the time's interval reaches zero (the rate's
+    would be unbounded: too few or too scattered samples).
+    """
     t = mean_interval(times_per_token)
-    if t.value <= 0:
-        raise ValueError("mean time per token must be > 0")
-    value = 1.0 / t.value
-    lo = 1.0 / t.ci95[1]
-    hi = 1.0 / t.ci95[0] if t.ci95[0] > 0 else math.inf
+    return _rate_from_time(t, figure)
+
+
+def _rate_from_time(t: Interval, figure: str, tokens: float = 1.0) -> Interval:
+    if not (math.isfinite(t.value) and t.value > 0):
+        raise FitImpossible(figure, t.value, f"the time it is fitted from is {t.value:.3g} s, not positive; check the samples ({t.samples})")
+    if not t.ci95[0] > 0 or not math.isfinite(t.ci95[1]):
+        raise FitImpossible(
+            figure, t.samples,
+            f"its 95% interval is unbounded: the time's interval [{t.ci95[0]:.3g}, {t.ci95[1]:.3g}] s reaches zero with"
+            f" {t.samples} samples; measure more (raise --repeats, with --fresh or a new --samples file)",
+        )
+    value = tokens / t.value
+    lo, hi = tokens / t.ci95[1], tokens / t.ci95[0]
     return Interval(value, (min(lo, value), max(hi, value)), t.samples)
 
 
@@ -132,17 +193,32 @@ def _outlier_mask(values: np.ndarray) -> np.ndarray:
     return np.abs(values - median) > limit
 
 
-def fit_samples(records: Iterable[SampleRecord]) -> FitResult:
-    """Fit the service-time model to the ``ok`` records (warm-up and failed ones are ignored).
+def fit_samples(records: Iterable[SampleRecord], mode: str | None = None, occupancy: int | None = None) -> FitResult:
+    """Fit the service-time model to the ``ok`` records of one mode (warm-up, filler and failed ones are ignored).
 
-    Raises InvalidInput naming what is missing when the samples cannot
-    support a fit (too few samples, no multi-token outputs, one bucket without
-    server timings).
+    ``mode``: ``streamed`` or ``non-streamed`` (default: the records' mode,
+    streamed when they are mixed); ``occupancy``: fit only samples with that
+    many requests in flight (default: every sample). Raises FitImpossible
+    naming what is missing when the samples cannot support a finite fit (too
+    few samples, no multi-token outputs, one bucket without server timings,
+    an unbounded interval).
     """
-    ok = [r for r in records if r.status == "ok" and r.measurement is not None]
+    measured = [r for r in records if r.status == "ok" and r.measurement is not None]
+    if mode is None:
+        modes = {r.mode for r in measured}
+        mode = modes.pop() if len(modes) == 1 else "streamed"
+    of_mode = [r for r in measured if r.mode == mode]
+    ok = [r for r in of_mode if occupancy is None or r.in_flight == occupancy]
+    counts = {
+        "ok": len(ok), "outliers": 0, "cached": 0,
+        "other_mode": len(measured) - len(of_mode), "below_occupancy": len(of_mode) - len(ok),
+    }
     if len(ok) < 2:
-        raise InvalidInput("samples", len(ok), "need at least 2 measured samples; run a sweep with more repeats")
-    counts = {"ok": len(ok), "outliers": 0, "cached": 0}
+        missing = f" ({counts['below_occupancy']} more measured below occupancy {occupancy})" if counts["below_occupancy"] else ""
+        raise FitImpossible(
+            f"samples ({mode})", len(ok),
+            f"need at least 2 measured {mode} samples{missing}; run a sweep with more repeats (--fresh or a new --samples file)",
+        )
 
     by_shape: dict[tuple[int, int], list[SampleRecord]] = defaultdict(list)
     for record in ok:
@@ -164,36 +240,49 @@ def fit_samples(records: Iterable[SampleRecord]) -> FitResult:
                 ShapeStats(bucket, prompt, output, float(s.mean()), float(s.std(ddof=1) / s.mean()), len(uncached), int(mask.sum()))
             )
 
-    # Decode: inter-token times and server timings.
+    uncached = [r for r in inliers if not (r.measurement.cached_tokens or 0)]  # type: ignore[union-attr]
+    prefill_records = [r for r in uncached if r.bucket != FLOOR_BUCKET]
+    floor = [r for r in uncached if r.bucket == FLOOR_BUCKET]
+    if not prefill_records:
+        raise FitImpossible("buckets", [], f"no uncached {mode} sample of any bucket; measure at least one bucket")
+    with_server = [r for r in uncached if r.measurement.server is not None and r.measurement.server.prompt_s]  # type: ignore[union-attr]
+    counts["without_server_timings"] = len(uncached) - len(with_server)
+    timed_buckets: dict[int, int] = defaultdict(int)
+    for r in with_server:
+        timed_buckets[r.bucket] += 1
+    server_route = all(timed_buckets[r.bucket] >= 2 for r in prefill_records)
+
+    # Decode: inter-token times (streamed) and server timings.
     tpots = [m.tpot_s for m in (r.measurement for r in inliers) if m is not None and m.tpot_s is not None]  # type: ignore[union-attr]
-    r_decode_itl = rate_interval(tpots) if len(tpots) >= 2 else None
     server_decode = [
         m.server.completion_s / m.server.completion_n
         for m in (r.measurement for r in inliers)
         if m is not None and m.server is not None and m.server.completion_s and m.server.completion_n
     ]
-    r_decode_server = rate_interval(server_decode) if len(server_decode) >= 2 else None
+    unbounded: list[FitImpossible] = []  # a decode fit that cannot be finite is dropped if the other one exists
+    r_decode_itl = _soft(lambda: rate_interval(tpots, "R_decode (inter-token)"), unbounded) if len(tpots) >= 2 else None
+    r_decode_server = _soft(lambda: rate_interval(server_decode, "R_decode (server)"), unbounded) if len(server_decode) >= 2 else None
+    if unbounded and r_decode_itl is None and r_decode_server is None:
+        raise unbounded[0]
+
+    if mode == "non-streamed" and not server_route:
+        r_prefill, r_decode, l_fixed = _fit_whole(prefill_records, floor)
+        return FitResult(
+            r_prefill=r_prefill, r_decode=r_decode, r_decode_method="least squares on whole-answer times",
+            r_decode_itl=None, r_decode_server=r_decode_server, l_fixed_s=l_fixed,
+            prefill_method="least squares on whole-answer times (approximation; unpadded servers only)",
+            shapes=tuple(shapes), counts=counts, mode=mode, occupancy=occupancy or 1,
+        )
     if r_decode_itl is not None:
         r_decode, decode_method = r_decode_itl, "inter-token times (client)"
     elif r_decode_server is not None:
         r_decode, decode_method = r_decode_server, "server timings"
     else:
-        raise InvalidInput(
+        raise FitImpossible(
             "outputs", "no sample with >= 2 output tokens",
             "include an output length of 2 or more tokens (e.g. --outputs 1,64,256) so R_decode can be fitted",
         )
-
-    uncached = [r for r in inliers if not (r.measurement.cached_tokens or 0)]  # type: ignore[union-attr]
-    prefill_records = [r for r in uncached if r.bucket != FLOOR_BUCKET]
-    floor = [r for r in uncached if r.bucket == FLOOR_BUCKET]
-    if not prefill_records:
-        raise InvalidInput("buckets", [], "no uncached sample of any bucket; measure at least one bucket")
-    with_server = [r for r in uncached if r.measurement.server is not None and r.measurement.server.prompt_s]  # type: ignore[union-attr]
-    counts["without_server_timings"] = len(uncached) - len(with_server)
-    timed_buckets = defaultdict(int)
-    for r in with_server:
-        timed_buckets[r.bucket] += 1
-    if all(timed_buckets[r.bucket] >= 2 for r in prefill_records):
+    if server_route:
         # Server timings wherever the server gave them; a sample without them is left out.
         r_prefill, l_fixed = _fit_server(
             [r for r in with_server if r.bucket != FLOOR_BUCKET], [r for r in with_server if r.bucket == FLOOR_BUCKET]
@@ -212,7 +301,107 @@ def fit_samples(records: Iterable[SampleRecord]) -> FitResult:
         prefill_method=prefill_method,
         shapes=tuple(shapes),
         counts=counts,
+        mode=mode,
+        occupancy=occupancy or 1,
     )
+
+
+def _soft(fit: "Callable[[], Interval]", errors: list[FitImpossible]) -> Interval | None:
+    try:
+        return fit()
+    except FitImpossible as exc:
+        errors.append(exc)
+        return None
+
+
+def _ols(x: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Least squares ``y ~ x``: coefficients, their standard errors, residual degrees of freedom."""
+    n, p = x.shape
+    if n <= p or np.linalg.matrix_rank(x) < p:
+        raise FitImpossible(
+            what, n,
+            "the samples cannot separate the model's terms: measure the floor samples, at least two output lengths"
+            " (e.g. --outputs 1,16) and at least 2 repeats per shape",
+        )
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    residual = y - x @ beta
+    dof = n - p
+    # HC3 (MacKinnon & White 1985): longer requests vary more than short ones, so the
+    # residual variance is not one figure; HC3 stays close to nominal in small samples.
+    bread = np.linalg.inv(x.T @ x)
+    leverage = np.einsum("ij,jk,ik->i", x, bread, x)
+    scaled = residual / np.maximum(1.0 - leverage, 1e-12)
+    meat = (x * (scaled**2)[:, None]).T @ x
+    covariance = bread @ meat @ bread
+    return beta, np.sqrt(np.maximum(np.diag(covariance), 0.0)), dof
+
+
+def _coefficient(beta: np.ndarray, se: np.ndarray, dof: int, j: int, n: int) -> Interval:
+    half = float(stats.t.ppf(0.975, dof) * se[j])
+    value = float(beta[j])
+    return Interval(value, (value - half, value + half), n)
+
+
+def _fit_whole(records: list[SampleRecord], floor: list[SampleRecord]) -> tuple[tuple[BucketRate, ...], Interval, Interval]:
+    """OLS ``e2e = L_fixed + T_b [bucket b] + O d`` over floor and bucket samples."""
+    if len(floor) < 2:
+        raise FitImpossible(
+            "floor", len(floor),
+            "without server timings a non-streamed fit needs the floor samples (1-token prompt, 1 output token):"
+            " keep them on, with at least 2 repeats",
+        )
+    buckets = sorted({r.bucket for r in records})
+    rows = floor + records
+    x = np.zeros((len(rows), 2 + len(buckets)))
+    x[:, 0] = 1.0
+    for i, r in enumerate(rows):
+        if r.bucket != FLOOR_BUCKET:
+            x[i, 1 + buckets.index(r.bucket)] = 1.0
+        x[i, -1] = r.measurement.output_count  # type: ignore[union-attr]
+    y = np.array([r.measurement.service_s for r in rows])  # type: ignore[union-attr]
+    beta, se, dof = _ols(x, y, "samples (non-streamed)")
+    n = len(rows)
+    l_fixed = _coefficient(beta, se, dof, 0, n)
+    if l_fixed.value <= 0:
+        raise FitImpossible("fit.l_fixed_s", l_fixed.value, "the whole-answer times leave no fixed overhead; check the client clock")
+    r_decode = _rate_from_time(_coefficient(beta, se, dof, x.shape[1] - 1, n), "R_decode")
+    rates = []
+    for j, bucket in enumerate(buckets, start=1):
+        group = [r for r in records if r.bucket == bucket]
+        p = float(np.mean([r.measurement.prompt_tokens or r.prompt_tokens for r in group]))  # type: ignore[union-attr]
+        t = _coefficient(beta, se, dof, j, len(group))
+        rates.append(BucketRate(int(bucket), _rate_from_time(t, f"R_prefill @ {bucket}", tokens=p)))
+    return tuple(rates), r_decode, l_fixed
+
+
+def fit_streaming_overhead(records: Iterable[SampleRecord], occupancy: int | None = None) -> StreamingOverhead:
+    """What streaming adds, from samples of both modes: OLS ``e2e = T_shape... + [streamed] (a + O b)``.
+
+    One indicator per bucket (the floor included) absorbs prefill and fixed
+    overhead, a common ``O`` column the decode time; ``b`` is the streaming
+    overhead per output token and ``a`` per request, each with its Student-t
+    95% interval from the OLS covariance. Uncached, ``ok`` samples only.
+    """
+    rows = [
+        r for r in records
+        if r.status == "ok" and r.measurement is not None and not (r.measurement.cached_tokens or 0)
+        and (occupancy is None or r.in_flight == occupancy)
+    ]
+    if not any(r.mode == "streamed" for r in rows) or not any(r.mode == "non-streamed" for r in rows):
+        raise FitImpossible("mode", "one mode only", "the streaming overhead needs samples of both modes: --mode both")
+    buckets = sorted({r.bucket for r in rows})
+    x = np.zeros((len(rows), len(buckets) + 3))
+    for i, r in enumerate(rows):
+        o = r.measurement.output_count  # type: ignore[union-attr]
+        streamed = 1.0 if r.mode == "streamed" else 0.0
+        x[i, buckets.index(r.bucket)] = 1.0
+        x[i, -3] = o
+        x[i, -2] = streamed
+        x[i, -1] = streamed * o
+    y = np.array([r.measurement.service_s for r in rows])  # type: ignore[union-attr]
+    beta, se, dof = _ols(x, y, "samples (both modes)")
+    n = len(rows)
+    return StreamingOverhead(per_token_s=_coefficient(beta, se, dof, x.shape[1] - 1, n), per_request_s=_coefficient(beta, se, dof, x.shape[1] - 2, n))
 
 
 def _fit_server(records: list[SampleRecord], floor: list[SampleRecord]) -> tuple[tuple[BucketRate, ...], Interval]:
@@ -229,11 +418,11 @@ def _fit_server(records: list[SampleRecord], floor: list[SampleRecord]) -> tuple
     rates = []
     for bucket, times in sorted(per_bucket.items()):
         if len(times) < 2:
-            raise InvalidInput(f"bucket {bucket}", len(times), "need at least 2 uncached samples per bucket; raise --repeats")
-        rates.append(BucketRate(bucket, rate_interval(times)))
+            raise FitImpossible(f"bucket {bucket}", len(times), "need at least 2 uncached samples per bucket; raise --repeats")
+        rates.append(BucketRate(bucket, rate_interval(times, f"R_prefill @ {bucket}")))
     l_fixed = mean_interval(residual)
     if l_fixed.value <= 0:
-        raise InvalidInput(
+        raise FitImpossible(
             "fit.l_fixed_s", l_fixed.value,
             "end-to-end times are not longer than the server's own timings; check the client clock and that the server's timings are in seconds",
         )
@@ -244,14 +433,14 @@ def _fit_client(
     records: list[SampleRecord], floor: list[SampleRecord], r_decode: float
 ) -> tuple[tuple[BucketRate, ...], Interval]:
     if len(floor) < 2:
-        raise InvalidInput(
+        raise FitImpossible(
             "floor", len(floor),
             "without server prompt timings, L_fixed comes from the floor samples (1-token prompt, 1 output token):"
             " keep the sweep's floor samples on and at least 2 repeats",
         )
     l_fixed = mean_interval(m.ttft_s - 1.0 / r_decode for m in (r.measurement for r in floor) if m is not None)
     if l_fixed.value <= 0:
-        raise InvalidInput("fit.l_fixed_s", l_fixed.value, "time to first token of the floor samples is shorter than one decode step; check the client clock")
+        raise FitImpossible("fit.l_fixed_s", l_fixed.value, "time to first token of the floor samples is shorter than one decode step; check the client clock")
     se_floor = (l_fixed.ci95[1] - l_fixed.value) / float(stats.t.ppf(0.975, l_fixed.samples - 1))
     per_bucket: dict[int, list[SampleRecord]] = defaultdict(list)
     for r in records:
@@ -259,15 +448,13 @@ def _fit_client(
     rates = []
     for bucket, group in sorted(per_bucket.items()):
         if len(group) < 2:
-            raise InvalidInput(f"bucket {bucket}", len(group), "need at least 2 uncached samples per bucket; raise --repeats")
+            raise FitImpossible(f"bucket {bucket}", len(group), "need at least 2 uncached samples per bucket; raise --repeats")
         y = np.array([r.measurement.ttft_s - 1.0 / r_decode for r in group])  # type: ignore[union-attr]
         p = float(np.mean([r.measurement.prompt_tokens or r.prompt_tokens for r in group]))  # type: ignore[union-attr]
         d = float(y.mean()) - l_fixed.value
         if d <= 0:
-            raise InvalidInput(f"bucket {bucket}", d, "prefill time at or below the floor's; the server may pad prompts: use one that reports prompt timings")
+            raise FitImpossible(f"bucket {bucket}", d, "prefill time at or below the floor's; the server may pad prompts: use one that reports prompt timings")
         t = float(stats.t.ppf(0.975, y.size - 1))
         half = t * math.sqrt(float(y.var(ddof=1)) / y.size + se_floor**2)
-        lo = p / (d + half)
-        hi = p / (d - half) if d > half else math.inf
-        rates.append(BucketRate(int(bucket), Interval(p / d, (lo, hi), int(y.size))))
+        rates.append(BucketRate(int(bucket), _rate_from_time(Interval(d, (d - half, d + half), int(y.size)), f"R_prefill @ {bucket}", tokens=p)))
     return tuple(rates), l_fixed

@@ -7,7 +7,9 @@ its timeline on the backend's clock, from the moment it is sent, is
 - ``L_fixed`` of fixed overhead, after which the first byte arrives;
 - prefill of the padded prompt: ``max_prompt_tokens / r_prefill``;
 - decode: ``O / r_decode``, with the ``O`` tokens evenly spaced, the first one
-  a gap after prefill ends and the last one at the end.
+  a gap after prefill ends and the last one at the end; a streamed request
+  adds ``stream_overhead_ms_per_token`` per token (0 by default), a
+  non-streamed one arrives whole at the end (no token events).
 
 With ``padded = false`` at the top of the truth file the prefill takes the
 request's real length instead (a GPU-like server), which is what the
@@ -47,9 +49,9 @@ class TruthBucket(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_prompt_tokens: int = Field(gt=0, description="compiled prompt length, tokens")
-    r_prefill: float = Field(gt=0, description="prompt tokens/s at the padded length")
-    r_decode: float = Field(gt=0, description="output tokens/s")
-    l_fixed_ms: float = Field(ge=0, description="fixed overhead per request, ms")
+    r_prefill: float = Field(gt=0, allow_inf_nan=False, description="prompt tokens/s at the padded length")
+    r_decode: float = Field(gt=0, allow_inf_nan=False, description="output tokens/s")
+    l_fixed_ms: float = Field(ge=0, allow_inf_nan=False, description="fixed overhead per request, ms")
     name: str | None = None
     max_output_tokens: int | None = Field(default=None, gt=0)
 
@@ -59,7 +61,11 @@ class MockTruth(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    jitter_cv: float = Field(default=0.0, ge=0, le=2.0, description="CV of each phase's multiplicative noise")
+    jitter_cv: float = Field(default=0.0, ge=0, le=2.0, allow_inf_nan=False, description="CV of each phase's multiplicative noise")
+    stream_overhead_ms_per_token: float = Field(
+        default=0.0, ge=0, le=1e3, allow_inf_nan=False,
+        description="what streaming adds per output token, ms (the SSE send of every token); non-streamed answers skip it",
+    )
     padded: bool = Field(default=True, description="pad prompts to the bucket (an LPU); false: prefill the real length (a GPU server)")
     buckets: tuple[TruthBucket, ...] = Field(alias="bucket", min_length=1)
 
@@ -125,7 +131,16 @@ class MockBackend:
             "endpoint": "mock://virtual" if isinstance(self.clock, VirtualClock) else "mock://real-time",
             "jitter_cv": self.truth.jitter_cv,
             "seed": self.seed,
+            "truth_sha256": self.truth_digest(),
         }
+
+    def truth_digest(self) -> str:
+        """SHA-256 of the truth's canonical JSON: binds a samples file to the truth it measured."""
+        import hashlib
+        import json
+
+        text = json.dumps(self.truth.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def _at(self, target_ns: int) -> int:
         """Wait until ``target_ns`` on the clock; return the time reached."""
@@ -150,6 +165,9 @@ class MockBackend:
         prefill_tokens = bucket.max_prompt_tokens if self.truth.padded else request.prompt_tokens
         prefill_s = prefill_tokens / bucket.r_prefill * _lognormal_factor(rng, cv)
         decode_s = request.output_tokens / bucket.r_decode * _lognormal_factor(rng, cv)
+        streamed = request.mode == "streamed"
+        if streamed:
+            decode_s += request.output_tokens * self.truth.stream_overhead_ms_per_token / 1e3
 
         sent = self.clock.now_ns()
         first_byte = self._at(sent + round(fixed_s * 1e9))
@@ -167,6 +185,12 @@ class MockBackend:
                 total_s=prefill_s + decode_s,
                 prompt_n=request.prompt_tokens,
                 completion_n=request.output_tokens,
+            )
+        if not streamed:  # the whole answer arrives at the end
+            return Measurement(
+                sent_ns=sent, first_byte_ns=end, first_token_ns=end, token_ns=(), end_ns=end,
+                prompt_tokens=request.prompt_tokens, completion_tokens=request.output_tokens, cached_tokens=0,
+                finish_reason="length", server=server, mode="non-streamed",
             )
         return Measurement(
             sent_ns=sent,

@@ -24,6 +24,25 @@ coefficient of variation of service time), ``fit.r_decode_server`` (the same
 fit from server-reported timings), ``samples`` (path and counts), ``mapping``
 (how an importer mapped a foreign format's fields). Unknown top-level keys are
 kept, so later schema additions stay readable by this version.
+
+Serving mode and occupancy (written by ``lpuplan bench``; absent in older or
+imported profiles, which then say nothing about them):
+
+- ``fit.mode``: ``"streamed"`` or ``"non-streamed"``: the serving mode the
+  ``fit`` figures describe (a streamed request pays a per-token send cost a
+  non-streamed one does not); ``fit.occupancy``: requests in flight while
+  measured (1 = one at a time; N = per-sequence rates at occupancy N).
+- ``fits``: one fit per measured mode, keyed ``"streamed"`` /
+  ``"non-streamed"``, each in the form of ``fit`` (``fit`` is one of them: the
+  streamed one when both were measured). A consumer that knows which mode its
+  traffic uses takes :meth:`Profile.fit_for_mode`; None means the profile did
+  not measure that mode (report it as an assumption, do not substitute).
+- ``streaming_overhead``: with both modes, what streaming adds:
+  ``per_token_s`` and ``per_request_s`` (value, ci95, samples; may be <= 0).
+- ``measurement``: ``modes``, ``concurrency``, ``plan`` (the sweep plan) and
+  ``binding`` (endpoint, model, hardware, artifact the samples are bound to).
+
+Every figure is finite: ``Infinity`` or ``NaN`` anywhere in a fit is refused.
 """
 
 from __future__ import annotations
@@ -33,7 +52,7 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, model_validator
 
 from dimensioning.errors import InvalidInput
 from dimensioning.inputs import MAX_TOKENS
@@ -44,6 +63,8 @@ __all__ = [
     "BucketEstimate",
     "ShapeCv",
     "ProfileFit",
+    "SignedEstimate",
+    "StreamingOverheadFit",
     "Profile",
     "load_profile",
 ]
@@ -56,8 +77,8 @@ class Estimate(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
-    value: float = Field(gt=0)
-    ci95: tuple[float, float]
+    value: FiniteFloat = Field(gt=0)
+    ci95: tuple[FiniteFloat, FiniteFloat]
     samples: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
@@ -81,7 +102,7 @@ class ShapeCv(BaseModel):
 
     prompt_tokens: int = Field(ge=0)
     output_tokens: int = Field(ge=0)
-    value: float = Field(ge=0)
+    value: FiniteFloat = Field(ge=0)
     samples: int | None = Field(default=None, ge=0)
 
 
@@ -92,6 +113,8 @@ class ProfileFit(BaseModel):
     r_decode: Estimate
     l_fixed_s: Estimate
     service_cv: tuple[ShapeCv, ...] = ()
+    mode: Literal["streamed", "non-streamed"] | None = None
+    occupancy: int | None = Field(default=None, ge=1)
 
     def r_prefill_for(self, bucket: int) -> BucketEstimate | None:
         for entry in self.r_prefill:
@@ -100,12 +123,46 @@ class ProfileFit(BaseModel):
         return None
 
 
+class SignedEstimate(BaseModel):
+    """A fitted difference with its 95% interval: may be zero or negative."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    value: FiniteFloat
+    ci95: tuple[FiniteFloat, FiniteFloat]
+    samples: int | None = Field(default=None, ge=0)
+
+
+class StreamingOverheadFit(BaseModel):
+    """What streaming adds to a request, s: per output token and per request."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    per_token_s: SignedEstimate
+    per_request_s: SignedEstimate
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
     schema_: Literal["lpuplan.profile/1"] = Field(alias="schema")
     artifact: dict[str, Any] = Field(default_factory=dict)
     fit: ProfileFit
+    fits: dict[Literal["streamed", "non-streamed"], ProfileFit] = Field(default_factory=dict)
+    streaming_overhead: StreamingOverheadFit | None = None
+
+    def fit_for_mode(self, mode: str) -> ProfileFit | None:
+        """The fit measured in serving ``mode`` (streamed / non-streamed), or None if it was not measured."""
+        if mode in self.fits:
+            return self.fits[mode]  # type: ignore[index]
+        return self.fit if self.fit.mode == mode else None
+
+    @property
+    def measured_modes(self) -> tuple[str, ...]:
+        """The serving modes this profile measured (empty when it does not say)."""
+        if self.fits:
+            return tuple(sorted(self.fits))
+        return (self.fit.mode,) if self.fit.mode else ()
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

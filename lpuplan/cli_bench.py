@@ -41,55 +41,99 @@ def parse_int_list(field: str, text: str) -> tuple[int, ...]:
     return values
 
 
+def _num(value: Any, scale: float = 1.0, fmt: str = "{:,.1f}") -> str:
+    """A figure for people: ``-`` for anything that is not a finite number (never a crash)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+        return "-"
+    return fmt.format(value * scale)
+
+
 def _ci(interval: dict[str, Any], scale: float = 1.0, fmt: str = "{:,.1f}") -> str:
-    lo, hi = interval["ci95"]
-    return f"[{fmt.format(lo * scale)}, {fmt.format(hi * scale)}]"
+    ci = interval.get("ci95")
+    if not isinstance(ci, (list, tuple)) or len(ci) != 2:
+        return "-"
+    return f"[{_num(ci[0], scale, fmt)}, {_num(ci[1], scale, fmt)}]"
 
 
 def _count(entry: dict[str, Any]) -> str:
     return "-" if entry.get("samples") is None else str(entry["samples"])
 
 
-def print_profile(profile: dict[str, Any], title: str) -> None:
-    """Rich tables of a profile's fits and per-shape service CV."""
-    fit = profile["fit"]
+def _fit_table(fit: dict[str, Any], title: str, method: dict[str, Any]) -> Table:
     table = Table(title=title)
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("95% interval", justify="right")
     table.add_column("samples", justify="right")
     table.add_column("method")
-    method = profile.get("method") or profile.get("mapping") or {}
-    for entry in fit["r_prefill"]:
+    method = fit.get("method") if isinstance(fit.get("method"), dict) else method
+    for entry in fit.get("r_prefill") or []:
         table.add_row(
-            f"R_prefill @ {entry['bucket']} tok", f"{entry['value']:,.1f} tok/s", _ci(entry), _count(entry),
-            method.get("r_prefill", ""),
+            f"R_prefill @ {entry.get('bucket', '?')} tok", f"{_num(entry.get('value'))} tok/s", _ci(entry), _count(entry),
+            str(method.get("r_prefill", "")),
         )
     for key, label in (("r_decode", "R_decode"), ("r_decode_itl", "R_decode (inter-token)"), ("r_decode_server", "R_decode (server)")):
-        if key in fit and (key == "r_decode" or fit[key] != fit["r_decode"] or key == "r_decode_server"):
-            entry = fit[key]
-            table.add_row(label, f"{entry['value']:,.2f} tok/s", _ci(entry, fmt="{:,.2f}"), _count(entry), entry.get("method") or method.get(key, ""))
-    entry = fit["l_fixed_s"]
-    table.add_row("L_fixed", f"{entry['value'] * 1e3:,.3f} ms", _ci(entry, 1e3, "{:,.3f}"), _count(entry), method.get("l_fixed_s", ""))
-    stdout.print(table)
+        entry = fit.get(key)
+        if isinstance(entry, dict) and (key == "r_decode" or entry != fit.get("r_decode") or key == "r_decode_server"):
+            table.add_row(label, f"{_num(entry.get('value'), fmt='{:,.2f}')} tok/s", _ci(entry, fmt="{:,.2f}"), _count(entry),
+                          str(entry.get("method") or method.get(key, "")))
+    entry = fit.get("l_fixed_s")
+    if isinstance(entry, dict):
+        table.add_row("L_fixed", f"{_num(entry.get('value'), 1e3, '{:,.3f}')} ms", _ci(entry, 1e3, "{:,.3f}"), _count(entry),
+                      str(method.get("l_fixed_s", "")))
+    return table
+
+
+def print_profile(profile: dict[str, Any], title: str) -> None:
+    """Rich tables of a profile's fits (every measured mode), streaming overhead and per-shape service CV."""
+    fit = profile.get("fit") or {}
+    method = profile.get("method") or profile.get("mapping") or {}
+    fits = profile.get("fits") if isinstance(profile.get("fits"), dict) else {}
+    measurement = profile.get("measurement") if isinstance(profile.get("measurement"), dict) else {}
+    if measurement:
+        stdout.print(
+            f"measured: mode {', '.join(measurement.get('modes') or ['?'])}; {measurement.get('concurrency', 1)} request(s) in flight"
+            + ("" if measurement.get("concurrency", 1) == 1 else " (per-sequence rates at that occupancy)"),
+            soft_wrap=True,
+        )
+    if fits:
+        for mode_name, mode_fit in fits.items():
+            primary = " (the profile's fit)" if mode_fit.get("mode") == fit.get("mode") else ""
+            stdout.print(_fit_table(mode_fit, f"{title}: {mode_name}{primary}", method))
+    else:
+        suffix = f": {fit['mode']}" if fit.get("mode") else ""
+        stdout.print(_fit_table(fit, f"{title}{suffix}", method))
+    overhead = profile.get("streaming_overhead")
+    if isinstance(overhead, dict):
+        per_token = overhead.get("per_token_s") or {}
+        per_request = overhead.get("per_request_s") or {}
+        stdout.print(
+            f"streaming overhead: {_num(per_token.get('value'), 1e3, '{:,.4f}')} ms per token {_ci(per_token, 1e3, '{:,.4f}')},"
+            f" {_num(per_request.get('value'), 1e3, '{:,.3f}')} ms per request {_ci(per_request, 1e3, '{:,.3f}')} (95%)",
+            soft_wrap=True,
+        )
     shapes = fit.get("service_cv") or []
     if shapes:
         cv = Table(title="service time per shape (the determinism the sizing assumes)")
         for column in ("prompt tok", "output tok", "mean service ms", "CV", "samples", "outliers"):
             cv.add_column(column, justify="right")
-        for s in shapes:
-            mean = s.get("mean_service_s")
+        for shape in shapes:
             cv.add_row(
-                str(s["prompt_tokens"]), str(s["output_tokens"]), f"{mean * 1e3:,.3f}" if mean is not None else "-",
-                f"{s['value']:.4f}", str(s.get("samples", "")), str(s.get("outliers", "")),
+                str(shape.get("prompt_tokens", "")), str(shape.get("output_tokens", "")),
+                _num(shape.get("mean_service_s"), 1e3, "{:,.3f}"), _num(shape.get("value"), fmt="{:.4f}"),
+                str(shape.get("samples", "")), str(shape.get("outliers", "")),
             )
         stdout.print(cv)
     samples = profile.get("samples")
     if isinstance(samples, dict):
+        dropped = ""
+        if samples.get("dropped"):
+            dropped = f"; {samples['dropped']} of {samples.get('planned', '?')} planned samples dropped {samples.get('dropped_by_reason', {})}"
         stdout.print(
             f"samples: {samples.get('ok', '?')} measured, {samples.get('failed', 0)} failed attempts,"
-            f" {samples.get('outliers', 0)} outliers, {samples.get('cached', 0)} with cached prompt tokens"
-            + (f" ({samples['path']})" if samples.get("path") else "")
+            f" {samples.get('outliers', 0)} outliers, {samples.get('cached', 0)} with cached prompt tokens{dropped}"
+            + (f" ({samples['path']})" if samples.get("path") else ""),
+            soft_wrap=True,
         )
 
 
@@ -107,7 +151,7 @@ def check_created(created: Optional[str]) -> None:
 
 def _make_backend(
     backend: str, truth: Optional[Path], real_time: bool, seed: int, url: Optional[str], model: Optional[str],
-    api: str, api_key_env: str, ignore_eos: bool, end_token: Optional[int], timeout_s: float,
+    api: str, api_key_env: str, ignore_eos: bool, end_token: Optional[int], timeout_s: float, concurrency: int = 1,
 ) -> tuple[Any, Any, Optional[tuple[int, ...]]]:
     from benchmarks.clock import RealClock, VirtualClock  # the harness loads only when used
 
@@ -121,11 +165,13 @@ def _make_backend(
         return MockBackend(ground, clock=clock, seed=seed), clock, tuple(b.max_prompt_tokens for b in ground.buckets)
     if backend == "openai":
         from benchmarks.openai_backend import OpenAIBackend
+        from benchmarks.secrets import Redactor
 
         if not url:
             raise InvalidInput("--url", url, "the openai backend needs --url, e.g. https://api.groq.com/openai/v1")
         if not url.startswith(("http://", "https://")):
-            raise InvalidInput("--url", url, "give an http:// or https:// URL ending in /v1")
+            shown = Redactor.for_backend(os.environ.get(api_key_env) if api_key_env else None, url).url(url)
+            raise InvalidInput("--url", shown, "give an http:// or https:// URL ending in /v1")
         if not model:
             raise InvalidInput("--model", model, "the openai backend needs --model (the served model's id)")
         if api not in ("completions", "chat"):
@@ -133,7 +179,7 @@ def _make_backend(
         clock = RealClock()
         return (
             OpenAIBackend(url, model, api_key_env=api_key_env, api=api, timeout_s=timeout_s, ignore_eos=ignore_eos,  # type: ignore[arg-type]
-                          end_token_id=end_token, clock=clock),
+                          end_token_id=end_token, clock=clock, max_connections=max(16, concurrency)),
             clock,
             None,
         )
@@ -162,11 +208,15 @@ def bench(
     hardware: Annotated[Optional[str], typer.Option("--hardware", help="Hardware recorded in the profile, e.g. groqrack-gen1.")] = None,
     created: Annotated[Optional[str], typer.Option("--created", help="ISO 8601 timestamp to record (default now; fix it for byte-identical output).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
+    mode: Annotated[str, typer.Option("--mode", help="Serving mode to measure: streamed, non-streamed or both (both also fits the per-token streaming overhead).")] = "streamed",
+    concurrency: Annotated[int, typer.Option("--concurrency", help="Requests in flight: 1 = one at a time; N = closed loop with exactly N in flight (per-sequence rates at occupancy N; openai backend).")] = 1,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start the samples file over instead of resuming it (a resume must measure the same endpoint, model, hardware, artifact, mode and plan).")] = False,
 ) -> None:
     """Measure R_prefill per bucket, R_decode and L_fixed; write a profile (exit 3 if samples were given up)."""
     from benchmarks.errors import BackendError, BackendHTTPError, BackendTimeout, BackendUnavailable
+    from benchmarks.fit import FitImpossible
     from benchmarks.samples import SampleStore
-    from benchmarks.sweep import SweepPlan
+    from benchmarks.sweep import MAX_CONCURRENCY, SweepPlan
 
     from benchmarks.run import measure_profile
 
@@ -174,15 +224,28 @@ def bench(
     if samples is not None:
         check_output_file("--samples", samples)
     check_created(created)
-    if timeout_s <= 0:
-        raise InvalidInput("--timeout-s", timeout_s, "give a positive number of seconds")
+    if timeout_s <= 0 or timeout_s != timeout_s or timeout_s == float("inf"):
+        raise InvalidInput("--timeout-s", timeout_s, "give a positive, finite number of seconds")
+    modes = {"streamed": ("streamed",), "non-streamed": ("non-streamed",), "both": ("streamed", "non-streamed")}.get(mode)
+    if modes is None:
+        raise InvalidInput("--mode", mode, "use streamed, non-streamed or both")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InvalidInput("--concurrency", concurrency, f"give a whole number of requests in flight from 1 to {MAX_CONCURRENCY}")
+    if concurrency > 1 and backend == "mock":
+        raise InvalidInput("--concurrency", concurrency, "the mock backend measures one request at a time (it has no occupancy model); use --backend openai")
     instance, clock, truth_buckets = _make_backend(
-        backend, truth, real_time, seed, url, model, api, api_key_env, ignore_eos, end_token, timeout_s
+        backend, truth, real_time, seed, url, model, api, api_key_env, ignore_eos, end_token, timeout_s, concurrency
     )
     bucket_list = parse_int_list("--buckets", buckets) if buckets else (truth_buckets or (512, 1024, 2048, 8192))
     if truth_buckets is not None and max(bucket_list) > max(truth_buckets):
         raise InvalidInput("--buckets", buckets, f"the truth's largest bucket is {max(truth_buckets)}; measure buckets up to it")
-    plan = SweepPlan(bucket_list, parse_int_list("--outputs", outputs), repeats=repeats, warmup=warmup, seed=seed)
+    try:
+        plan = SweepPlan(bucket_list, parse_int_list("--outputs", outputs), repeats=repeats, warmup=warmup, seed=seed,
+                         modes=modes, concurrency=concurrency)
+    except InvalidInput as exc:
+        raise InvalidInput(f"--{exc.field}", exc.value, exc.fix) from None
+    redact = getattr(instance, "redact", None) or (lambda text: text)
+    shown_url = redact.url(url) if url and hasattr(redact, "url") else url
     samples_path = samples if samples is not None else output.with_name(output.stem + ".samples.jsonl")
     store = SampleStore(samples_path)
     artifact = {"id": artifact_id or (f"mock:{truth.stem}" if backend == "mock" and truth else model), "model": model, "hardware": hardware}
@@ -198,18 +261,23 @@ def bench(
                 instance, plan, store, artifact=artifact, clock=clock, created=created,
                 samples_ref=os.path.relpath(samples_path.resolve(), output.resolve().parent),
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+                fresh=fresh,
             )
+    except FitImpossible as exc:
+        dropped = getattr(exc, "dropped", {}) or {}
+        stderr.print(f"error: cannot fit the profile: {redact(str(exc))}; no profile written, the samples are kept in {samples_path}", soft_wrap=True)
+        raise typer.Exit(EXIT_CHECK_FAILED if dropped.get("dropped") else EXIT_INVALID) from None
     except BackendHTTPError as exc:
-        stderr.print(f"error: the server refused the request ({exc}); check --url, --model and the API key in ${api_key_env}", soft_wrap=True)
+        stderr.print(f"error: the server refused the request ({redact(str(exc))}); check --url, --model and the API key in ${api_key_env}", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID) from None
     except (BackendUnavailable, BackendTimeout) as exc:
-        if store.path.exists():
-            stderr.print(f"error: the server stopped answering ({exc}); rerun the same command to resume", soft_wrap=True)
+        if any(r.status in ("ok", "failed") for r in store.records()):
+            stderr.print(f"error: the server stopped answering ({redact(str(exc))}); rerun the same command to resume", soft_wrap=True)
             raise typer.Exit(EXIT_UNEXPECTED) from None
-        stderr.print(f"error: --url = {url!r}: cannot reach it ({exc}); check the URL and that the server runs", soft_wrap=True)
+        stderr.print(f"error: --url = {shown_url!r}: cannot reach it ({redact(str(exc))}); check the URL and that the server runs", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID) from None
     except BackendError as exc:
-        stderr.print(f"error: backend failure ({type(exc).__name__}: {exc})", soft_wrap=True)
+        stderr.print(f"error: backend failure ({type(exc).__name__}: {redact(str(exc))})", soft_wrap=True)
         raise typer.Exit(EXIT_UNEXPECTED) from None
     finally:
         close = getattr(instance, "close", None)

@@ -15,7 +15,8 @@ Real sockets, scripted shapes (set on the server before a request):
   (the connection closes after the finishing chunk, before the usage chunk),
   ``"malformed"`` (one chunk is not JSON), ``"429"``, ``"500"``.
 
-``token_gap_s`` is slept between tokens, so a coalesced chunk really holds
+``prefill_s_per_token`` x prompt tokens is slept before the first token and
+``token_gap_s`` between tokens, so a coalesced chunk really holds
 several tokens' worth of time. Non-streamed requests get the whole answer
 with ``usage``. The server counts prompt tokens as one per 4 characters.
 """
@@ -42,6 +43,7 @@ class OpenAILikeServer(ThreadingHTTPServer):
         self.usage = "final"
         self.done = True
         self.token_gap_s = 0.0005
+        self.prefill_s_per_token = 0.0  # slept before the first token: a prefill that takes time
         self.script: list[str] = []
         self.lock = threading.Lock()
         self.requests: list[dict] = []
@@ -85,6 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
         prompt = body.get("prompt") or body["messages"][0]["content"]
         n_prompt, n_out = max(1, len(prompt) // 4), int(body.get("max_tokens", 16))
         usage = {"prompt_tokens": n_prompt, "completion_tokens": n_out, "total_tokens": n_prompt + n_out}
+        time.sleep(n_prompt * server.prefill_s_per_token)
         if not body.get("stream"):
             time.sleep(n_out * server.token_gap_s)
             choice = {"index": 0, "finish_reason": "length"}

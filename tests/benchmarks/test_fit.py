@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from benchmarks.fit import fit_samples, mean_interval, rate_interval
+from benchmarks.fit import FitImpossible, fit_samples, mean_interval, rate_interval
 from benchmarks.sweep import SweepPlan
 from dimensioning.errors import InvalidInput
 from tests.benchmarks.conftest import make_truth, sweep_records
@@ -113,4 +113,6 @@ def test_rate_interval_is_the_mapped_time_interval():
     assert_allclose(rate.value, 1 / t.value)
     assert_allclose(rate.ci95, (1 / t.ci95[1], 1 / t.ci95[0]))
     assert rate.ci95[0] <= rate.value <= rate.ci95[1]
-    assert math.isinf(rate_interval([0.001, 1.0]).ci95[1])
+    with pytest.raises(FitImpossible) as info:  # the time's interval reaches 0: the rate's would be unbounded
+        rate_interval([0.001, 1.0], "R_decode")
+    assert info.value.field == "R_decode" and "unbounded" in info.value.fix

@@ -39,16 +39,16 @@ def test_every_chunk_is_a_token_whatever_its_text(text, api):
     assert described["stream_end"] == {"usage": True, "done": True}
 
 
-@pytest.mark.parametrize("per_chunk", [4, 6, 12])
+@pytest.mark.parametrize("per_chunk", [8, 12, 24])
 def test_coalesced_chunks_take_the_count_from_usage_and_do_not_bias_tpot(per_chunk):
-    m, _, server = _measure({"per_chunk": per_chunk, "token_gap_s": 0.004}, RequestSpec("a", 40, 12, nonce=2), with_server=True)
-    assert m.completion_tokens == 12 and len(m.token_ns) == 12 // per_chunk
-    made = server.token_times[-1]  # the server's own clock: when each of the 12 tokens was made
-    true_gap = (made[-1] - made[0]) / 11
-    if per_chunk < 12:
-        # 12 tokens in e chunks: the first chunk holds 12/e of them, so the span covers 12 (e-1)/e tokens
+    m, _, server = _measure({"per_chunk": per_chunk, "token_gap_s": 0.006}, RequestSpec("a", 40, 24, nonce=2), with_server=True)
+    assert m.completion_tokens == 24 and len(m.token_ns) == 24 // per_chunk
+    made = server.token_times[-1]  # the server's own clock: when each of the 24 tokens was made
+    true_gap = (made[-1] - made[0]) / 23
+    if per_chunk < 24:
+        # 24 tokens in e chunks: the first chunk holds 24/e of them, so the span covers 24 (e-1)/e tokens
         assert m.tpot_s == pytest.approx(true_gap, rel=0.15)
-        naive = (m.token_ns[-1] - m.token_ns[0]) / 1e9 / 11
+        naive = (m.token_ns[-1] - m.token_ns[0]) / 1e9 / 23
         assert naive < 0.8 * true_gap  # what counting n - 1 gaps would have said
     else:
         assert m.tpot_s is None  # one event: no inter-token time to measure

@@ -180,3 +180,102 @@ def test_project_file_takes_its_rates_from_a_bench_profile(tmp_path, truth):
     assert bucket.r_prefill == pytest.approx(40000.0, rel=0.01)
     assert bucket.r_decode == pytest.approx(280.0, rel=0.01)
     assert bucket.l_fixed_ms == pytest.approx(30.0, rel=0.01)
+
+
+# --- serving mode, binding, non-finite figures ------------------------------------------------
+
+
+def test_bench_mode_both_records_both_fits_and_the_overhead(tmp_path, truth):
+    result = _bench(tmp_path, truth, "--mode", "both", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["fit"]["mode"] == "streamed" and sorted(document["fits"]) == ["non-streamed", "streamed"]
+    assert document["measurement"]["modes"] == ["streamed", "non-streamed"] and document["measurement"]["concurrency"] == 1
+    assert "per_token_s" in document["streaming_overhead"]
+    shown = runner.invoke(app, ["profile", "show", str(tmp_path / "profile.json")])
+    assert shown.exit_code == 0 and "non-streamed" in shown.output and "streaming overhead" in shown.output
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [(["--hardware", "other-box"], "hardware"), (["--artifact-id", "other"], "artifact"), (["--mode", "both"], "mode"),
+     (["--repeats", "4"], "plan.repeats"), (["--outputs", "1,16"], "plan.outputs")],
+)
+def test_a_resume_that_measured_something_else_is_refused_naming_it(tmp_path, truth, change, field):
+    assert _bench(tmp_path, truth, "--hardware", "box-a", "--artifact-id", "a").exit_code == 0
+    before = (tmp_path / "profile.json").read_bytes(), (tmp_path / "profile.samples.jsonl").read_bytes()
+    args = {"--hardware": "box-a", "--artifact-id": "a"}
+    args.update(dict(zip(change[::2], change[1::2])))
+    flat = [x for kv in args.items() for x in kv if kv[0] not in ("--repeats", "--outputs", "--mode")] + [
+        x for kv in args.items() if kv[0] in ("--repeats", "--outputs", "--mode") for x in kv]
+    result = runner.invoke(app, ["bench", "--backend", "mock", "--truth", str(truth), "-o", str(tmp_path / "profile.json"),
+                                 "--created", "2026-01-01T00:00:00+00:00", *(["--outputs", "1,32", "--repeats", "3"] if "--outputs" not in args and "--repeats" not in args else []), *flat])
+    assert result.exit_code == 2, result.output
+    assert field in result.output and "--fresh" in result.output
+    assert ((tmp_path / "profile.json").read_bytes(), (tmp_path / "profile.samples.jsonl").read_bytes()) == before
+    fresh = runner.invoke(app, ["bench", "--backend", "mock", "--truth", str(truth), "-o", str(tmp_path / "profile.json"),
+                                "--created", "2026-01-01T00:00:00+00:00", *(["--outputs", "1,32", "--repeats", "3"] if "--outputs" not in args and "--repeats" not in args else []), *flat, "--fresh"])
+    assert fresh.exit_code == 0, fresh.output
+
+
+def test_an_old_fit_can_never_be_relabelled(tmp_path):
+    """The issue's case: a sweep of one model, rerun naming another model and hardware, must not relabel it."""
+    from tests.benchmarks.openai_like_server import serve_openai_like
+
+    out = tmp_path / "profile.json"
+    with serve_openai_like() as (url, server):
+        server.token_gap_s, server.prefill_s_per_token = 0.003, 1e-4  # steady enough for 3 repeats on a busy machine
+        common = ["bench", "--backend", "openai", "--url", url, "--buckets", "256", "--outputs", "1,8", "--repeats", "3",
+                  "--warmup", "0", "-o", str(out), "--api-key-env", "LPUPLAN_NO_KEY"]
+        first = runner.invoke(app, [*common, "--model", "tiny", "--hardware", "box-a"])
+        assert first.exit_code == 0, first.output
+        profile_before = out.read_bytes()
+        second = runner.invoke(app, [*common, "--model", "some-other-model", "--hardware", "other-box"])
+    assert second.exit_code == 2, second.output
+    assert "model" in second.output and "hardware" in second.output and "some-other-model" in second.output
+    assert out.read_bytes() == profile_before
+    assert json.loads(profile_before)["artifact"]["hardware"] == "box-a"
+
+
+def test_samples_file_without_binding_is_refused(tmp_path, truth):
+    samples = tmp_path / "old.jsonl"
+    samples.write_text('{"id": "512x1#0", "bucket": 512, "prompt_tokens": 512, "output_tokens": 1, "repeat": 0, "attempt": 1, "status": "failed", "error": null, "measurement": null}\n')
+    result = _bench(tmp_path, truth, "--samples", str(samples))
+    assert result.exit_code == 2 and "binding" in result.output and "--fresh" in result.output
+
+
+def test_bench_with_too_few_samples_says_why_and_writes_no_profile(tmp_path):
+    path = tmp_path / "noisy.toml"
+    path.write_text(TRUTH.replace("jitter_cv = 0.0", "jitter_cv = 1.5"))
+    for seed in range(12):  # a seed whose 2 samples per shape give an unbounded interval
+        out = tmp_path / f"p{seed}.json"
+        result = runner.invoke(app, ["bench", "--backend", "mock", "--truth", str(path), "--outputs", "1,2", "--repeats", "2",
+                                     "--seed", str(seed), "-o", str(out)])
+        assert "Traceback" not in result.output and "TypeError" not in result.output
+        if result.exit_code != 0:
+            assert result.exit_code == 2, result.output
+            assert "cannot fit" in result.output and "--repeats" in result.output
+            assert not out.exists()
+            return
+        assert "Infinity" not in out.read_text() and "NaN" not in out.read_text()
+    pytest.fail("no seed produced an unbounded interval: the test lost its subject")
+
+
+@pytest.mark.parametrize("poison", ["Infinity", "NaN", "null", "1e999"])
+def test_profile_show_refuses_non_finite_figures_with_exit_2(tmp_path, truth, poison):
+    assert _bench(tmp_path, truth).exit_code == 0
+    text = (tmp_path / "profile.json").read_text()
+    document = json.loads(text)
+    hi = document["fit"]["r_decode"]["ci95"][1]
+    (tmp_path / "bad.json").write_text(text.replace(json.dumps(hi), poison, 1))
+    result = runner.invoke(app, ["profile", "show", str(tmp_path / "bad.json")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "TypeError" not in result.output and "r_decode" in result.output
+
+
+@pytest.mark.parametrize("args, needle", [(["--mode", "sometimes"], "--mode"), (["--concurrency", "0"], "--concurrency"),
+                                          (["--concurrency", "4"], "--concurrency")])
+def test_bench_mode_and_concurrency_bad_input(tmp_path, truth, args, needle):
+    result = _bench(tmp_path, truth, *args)
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
