@@ -9,35 +9,30 @@ Estimators (each a mean of per-sample times, so the interval is Student's t
 on that mean, mapped through ``1/x`` for rates; a monotone map keeps the
 coverage):
 
-- ``r_decode`` (inter-token times): per sample ``tpot = (t_last - t_first) /
-  (n - 1)`` with ``n`` the server's output count (samples of >= 2 tokens);
-  ``R_decode = 1 / mean(tpot)``.
-- ``r_decode_server`` (server timings): ``completion_time / completion_tokens``.
-- ``r_prefill`` per bucket, server timings present: ``prompt_time /
-  prompt_tokens`` per sample, ``R_prefill = 1 / mean``.
-- Server timings are used when every bucket has >= 2 samples that carry
-  them; samples without them are then left out (``without_server_timings``).
-- ``l_fixed_s``, server timings present: per sample ``service - prompt_time -
-  completion_time`` (what remains of the end-to-end time), mean and t interval.
-- Client timings only (no server prompt time, e.g. llama-cpp-python's
-  server): ``y = TTFT - 1/R_decode`` is the time before decoding starts. The
-  sweep's floor samples (the smallest prompt, 1 output token) measure
-  ``L_fixed = mean(y_floor)`` directly (it includes the prefill of that
-  one-token prompt: an upper bound, off by one token's prefill), and each
-  bucket's ``R_prefill = P_b / (mean(y_b) - L_fixed)``, its interval from the
-  two variances added. This is an APPROXIMATION and holds only for servers
-  that do not pad prompts to a compiled shape (GPU servers, llama.cpp); a
-  padded LPU endpoint must report prompt timings (Groq's do).
-
-Non-streamed samples (``mode = "non-streamed"``) have no token events, only
-the whole answer's time ``e2e``. With server prompt timings they take the
-server route above (R_decode from ``completion_time / completion_tokens``);
-without, the model is fitted to ``e2e`` directly by ordinary least squares,
-``e2e = L_fixed + T_b [bucket b] + O d`` over the floor and bucket samples
-(``T_b`` the prefill time of bucket b, ``d = 1/R_decode``), with Student-t
-intervals from the heteroscedasticity-consistent (HC3) covariance, since
-long requests vary more than short ones; ``R_prefill(b) = P_b / T_b``. Like the
-client route it folds the floor's one-token prefill into ``L_fixed``.
+- With server timings (Groq, llama.cpp's C++ server, the mock), used when
+  every bucket has >= 2 samples that carry them (samples without them are then
+  left out, ``without_server_timings``): ``r_prefill`` per bucket
+  ``1 / mean(prompt_time / prompt_tokens)``; ``r_decode`` from inter-token
+  times in a stream (per sample ``tpot``, see ``Measurement.tpot_s``),
+  ``R_decode = 1 / mean(tpot)``, else ``completion_time / completion_tokens``
+  (``r_decode_server``, always reported where present); ``l_fixed_s`` per
+  sample ``service - prompt_time - completion_time``, mean and t interval.
+- Client clock only (llama-cpp-python's server, vLLM), either mode: the
+  model is fitted to the whole-request time ``e2e`` by ordinary least
+  squares, ``e2e = L_fixed + T_b [bucket b] + O d`` over the floor and bucket
+  samples (``T_b`` the prefill time of bucket b, ``d = 1/R_decode``), with
+  Student-t intervals from the heteroscedasticity-consistent (HC3)
+  covariance, since long requests vary more than short ones;
+  ``R_prefill(b) = P_b / T_b``. The whole-request time is what a server is
+  busy for, whatever its stream does with the tokens: llama-cpp-python
+  holds every chunk back until the end once a token is not valid UTF-8, and
+  servers coalesce tokens, so TTFT and inter-token times can say nothing
+  about prefill and decode (TTFT = e2e there). It folds the floor's
+  one-token prefill into ``L_fixed`` (an upper bound, off by one token's
+  prefill) and holds only for servers that do not pad prompts to a compiled
+  shape (GPU servers, llama.cpp): an APPROXIMATION; a padded LPU endpoint
+  must report prompt timings (Groq's do). Inter-token times are still
+  reported (``r_decode_itl``: the rate a streamed TPOT sees).
 
 Streaming overhead (:func:`fit_streaming_overhead`): with samples of both
 modes, one OLS over every sample's ``e2e`` with two more columns, ``[streamed]``
@@ -93,6 +88,7 @@ __all__ = [
 class FitImpossible(InvalidInput):
     """The samples cannot support a finite fit: ``field`` names the figure, ``fix`` what to measure."""
 
+WHOLE_METHOD = "least squares on whole-request times (client clock)"
 OUTLIER_MADS = 5.0
 OUTLIER_MIN_SAMPLES = 10  # a MAD of fewer samples is too noisy to judge by
 _MAD_SCALE = 1.4826  # MAD of a normal sample -> its standard deviation
@@ -262,35 +258,37 @@ def fit_samples(records: Iterable[SampleRecord], mode: str | None = None, occupa
     unbounded: list[FitImpossible] = []  # a decode fit that cannot be finite is dropped if the other one exists
     r_decode_itl = _soft(lambda: rate_interval(tpots, "R_decode (inter-token)"), unbounded) if len(tpots) >= 2 else None
     r_decode_server = _soft(lambda: rate_interval(server_decode, "R_decode (server)"), unbounded) if len(server_decode) >= 2 else None
-    if unbounded and r_decode_itl is None and r_decode_server is None:
-        raise unbounded[0]
 
-    if mode == "non-streamed" and not server_route:
+    if not server_route:
+        # Client clock only: the model fitted to whole-request times, in either mode.
+        if len({r.measurement.output_count for r in uncached}) < 2:  # type: ignore[union-attr]
+            raise FitImpossible(
+                "R_decode", "one output length",
+                "include at least two output lengths, one of 2 or more tokens (e.g. --outputs 1,64,256), so R_decode can be fitted",
+            )
         r_prefill, r_decode, l_fixed = _fit_whole(prefill_records, floor)
         return FitResult(
-            r_prefill=r_prefill, r_decode=r_decode, r_decode_method="least squares on whole-answer times",
-            r_decode_itl=None, r_decode_server=r_decode_server, l_fixed_s=l_fixed,
-            prefill_method="least squares on whole-answer times (approximation; unpadded servers only)",
+            r_prefill=r_prefill, r_decode=r_decode, r_decode_method=WHOLE_METHOD,
+            r_decode_itl=r_decode_itl, r_decode_server=r_decode_server, l_fixed_s=l_fixed,
+            prefill_method=WHOLE_METHOD + " (approximation; unpadded servers only)",
             shapes=tuple(shapes), counts=counts, mode=mode, occupancy=occupancy or 1,
         )
     if r_decode_itl is not None:
         r_decode, decode_method = r_decode_itl, "inter-token times (client)"
     elif r_decode_server is not None:
         r_decode, decode_method = r_decode_server, "server timings"
+    elif unbounded:
+        raise unbounded[0]
     else:
         raise FitImpossible(
             "outputs", "no sample with >= 2 output tokens",
             "include an output length of 2 or more tokens (e.g. --outputs 1,64,256) so R_decode can be fitted",
         )
-    if server_route:
-        # Server timings wherever the server gave them; a sample without them is left out.
-        r_prefill, l_fixed = _fit_server(
-            [r for r in with_server if r.bucket != FLOOR_BUCKET], [r for r in with_server if r.bucket == FLOOR_BUCKET]
-        )
-        prefill_method = "server prompt timings"
-    else:
-        r_prefill, l_fixed = _fit_client(prefill_records, floor, r_decode.value)
-        prefill_method = "client TTFT less the floor samples' (approximation; unpadded servers only)"
+    # Server timings wherever the server gave them; a sample without them is left out.
+    r_prefill, l_fixed = _fit_server(
+        [r for r in with_server if r.bucket != FLOOR_BUCKET], [r for r in with_server if r.bucket == FLOOR_BUCKET]
+    )
+    prefill_method = "server prompt timings"
     return FitResult(
         r_prefill=r_prefill,
         r_decode=r_decode,
@@ -426,35 +424,4 @@ def _fit_server(records: list[SampleRecord], floor: list[SampleRecord]) -> tuple
             "fit.l_fixed_s", l_fixed.value,
             "end-to-end times are not longer than the server's own timings; check the client clock and that the server's timings are in seconds",
         )
-    return tuple(rates), l_fixed
-
-
-def _fit_client(
-    records: list[SampleRecord], floor: list[SampleRecord], r_decode: float
-) -> tuple[tuple[BucketRate, ...], Interval]:
-    if len(floor) < 2:
-        raise FitImpossible(
-            "floor", len(floor),
-            "without server prompt timings, L_fixed comes from the floor samples (1-token prompt, 1 output token):"
-            " keep the sweep's floor samples on and at least 2 repeats",
-        )
-    l_fixed = mean_interval(m.ttft_s - 1.0 / r_decode for m in (r.measurement for r in floor) if m is not None)
-    if l_fixed.value <= 0:
-        raise FitImpossible("fit.l_fixed_s", l_fixed.value, "time to first token of the floor samples is shorter than one decode step; check the client clock")
-    se_floor = (l_fixed.ci95[1] - l_fixed.value) / float(stats.t.ppf(0.975, l_fixed.samples - 1))
-    per_bucket: dict[int, list[SampleRecord]] = defaultdict(list)
-    for r in records:
-        per_bucket[r.bucket].append(r)
-    rates = []
-    for bucket, group in sorted(per_bucket.items()):
-        if len(group) < 2:
-            raise FitImpossible(f"bucket {bucket}", len(group), "need at least 2 uncached samples per bucket; raise --repeats")
-        y = np.array([r.measurement.ttft_s - 1.0 / r_decode for r in group])  # type: ignore[union-attr]
-        p = float(np.mean([r.measurement.prompt_tokens or r.prompt_tokens for r in group]))  # type: ignore[union-attr]
-        d = float(y.mean()) - l_fixed.value
-        if d <= 0:
-            raise FitImpossible(f"bucket {bucket}", d, "prefill time at or below the floor's; the server may pad prompts: use one that reports prompt timings")
-        t = float(stats.t.ppf(0.975, y.size - 1))
-        half = t * math.sqrt(float(y.var(ddof=1)) / y.size + se_floor**2)
-        rates.append(BucketRate(int(bucket), _rate_from_time(Interval(d, (d - half, d + half), int(y.size)), f"R_prefill @ {bucket}", tokens=p)))
     return tuple(rates), l_fixed

@@ -316,6 +316,11 @@ class OpenAIBackend:
         sent, first_byte, end = self._stream(self._body(text, request.output_tokens, stream=True), reader)
         result = reader.finish(self.expect)
         report = result.report
+        completion, source = report.completion_tokens, "usage"
+        if completion is None and result.finish_reason == "length" and len(result.token_ns) <= request.output_tokens:
+            completion, source = request.output_tokens, "finish_reason=length"  # stopped at max_tokens: that many
+        elif completion is None:
+            source = "events"
         return Measurement(
             sent_ns=sent,
             first_byte_ns=first_byte,
@@ -323,11 +328,12 @@ class OpenAIBackend:
             token_ns=tuple(result.token_ns),
             end_ns=end,
             prompt_tokens=report.prompt_tokens if report.prompt_tokens is not None else expected_prompt,
-            completion_tokens=report.completion_tokens,
+            completion_tokens=completion,
             cached_tokens=report.cached_tokens,
             finish_reason=result.finish_reason,
             server=report.timings,
             mode="streamed",
+            count_source=source,
         )
 
     def _measure_whole(self, request: RequestSpec, text: str, expected_prompt: int | None) -> Measurement:
@@ -355,9 +361,9 @@ class OpenAIBackend:
             raise BackendStreamBroken("answer has no finish_reason: it was cut")
         finish_reason = self.redact(str(reason))[:40]
         report = parse_server_report(data)
-        completion = report.completion_tokens
+        completion, source = report.completion_tokens, "usage"
         if completion is None and finish_reason == "length":
-            completion = request.output_tokens  # stopped at max_tokens: the count is what was asked
+            completion, source = request.output_tokens, "finish_reason=length"  # stopped at max_tokens: that many
         if completion is None:
             raise BackendProtocolError(
                 f"answer reports no usage.completion_tokens and stopped early ({finish_reason}): its length is unknown"
@@ -376,4 +382,5 @@ class OpenAIBackend:
             finish_reason=finish_reason,
             server=report.timings,
             mode="non-streamed",
+            count_source=source,
         )

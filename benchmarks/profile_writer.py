@@ -61,10 +61,8 @@ def fit_json(fit: FitResult) -> dict[str, Any]:
 def _methods(fit: FitResult) -> dict[str, str]:
     if fit.prefill_method.startswith("server"):
         l_fixed = "end-to-end less queue, prompt and completion server times"
-    elif fit.prefill_method.startswith("least squares"):
-        l_fixed = "intercept of the least-squares fit of whole-answer times (includes the floor's 1-token prefill: an upper bound)"
     else:
-        l_fixed = "mean of (TTFT - 1/R_decode) over the floor samples (approximation, an upper bound)"
+        l_fixed = "intercept of the least-squares fit of whole-request times (includes the floor's 1-token prefill: an upper bound)"
     return {"r_prefill": fit.prefill_method, "r_decode": fit.r_decode_method, "l_fixed_s": l_fixed}
 
 

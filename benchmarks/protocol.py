@@ -74,7 +74,11 @@ class Measurement:
 
     ``token_ns``: arrival of every output-carrying stream event (empty for a
     non-streamed request, whose ``first_token_ns`` is then ``end_ns``);
-    ``completion_tokens``: the server's count (None when it reports none).
+    ``completion_tokens``: the server's count (None when it reports none);
+    ``count_source``: where the count came from: ``usage`` (the server's),
+    ``finish_reason=length`` (no usage, but the server says it stopped at
+    ``max_tokens``, so it made exactly that many), or ``events`` (neither: the
+    number of token events, a lower bound when the server coalesces tokens).
     """
 
     sent_ns: int
@@ -88,6 +92,7 @@ class Measurement:
     finish_reason: str | None = None
     server: ServerTimings | None = None
     mode: Mode = "streamed"
+    count_source: str | None = None
 
     @property
     def ttft_s(self) -> float:
@@ -143,6 +148,7 @@ class Measurement:
             "finish_reason": self.finish_reason,
             "server": asdict(self.server) if self.server is not None else None,
             "mode": self.mode,
+            "count_source": self.count_source,
         }
 
     @classmethod
@@ -161,6 +167,7 @@ class Measurement:
             finish_reason=data.get("finish_reason"),
             server=ServerTimings(**server) if server else None,
             mode=data.get("mode", "streamed"),
+            count_source=data.get("count_source"),
         )
 
 

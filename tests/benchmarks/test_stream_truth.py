@@ -55,8 +55,9 @@ def test_coalesced_chunks_take_the_count_from_usage_and_do_not_bias_tpot(per_chu
 
 
 def test_without_usage_the_count_is_the_number_of_events():
-    m, described = _measure({"usage": "none"}, RequestSpec("a", 40, 7, nonce=3))
-    assert m.completion_tokens is None and m.output_count == 7
+    m, described = _measure({"usage": "none", "per_chunk": 2}, RequestSpec("a", 40, 8, nonce=3))
+    # no usage, but finish_reason "length": the server made exactly max_tokens, whatever the 4 events say
+    assert m.completion_tokens == 8 and m.count_source == "finish_reason=length" and len(m.token_ns) == 4
     assert described["stream_end"] == {"usage": False, "done": True}
 
 
