@@ -126,7 +126,7 @@ class ProfileFit(BaseModel):
 class SignedEstimate(BaseModel):
     """A fitted difference with its 95% interval: may be zero or negative."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
     value: FiniteFloat
     ci95: tuple[FiniteFloat, FiniteFloat]
@@ -136,7 +136,7 @@ class SignedEstimate(BaseModel):
 class StreamingOverheadFit(BaseModel):
     """What streaming adds to a request, s: per output token and per request."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", allow_inf_nan=False)
 
     per_token_s: SignedEstimate
     per_request_s: SignedEstimate
