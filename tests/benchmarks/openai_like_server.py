@@ -48,6 +48,8 @@ class OpenAILikeServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: list[dict] = []
         self.token_times: list[list[float]] = []  # per streamed request: when each token was made (perf_counter)
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     def next_action(self) -> str:
         with self.lock:
@@ -77,8 +79,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        server = self.server
+        with server.lock:
+            server.in_flight += 1
+            server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        try:
+            self._answer()
+        finally:
+            with server.lock:
+                server.in_flight -= 1
+
+    def _answer(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-        if not self.path.endswith("/completions"):
+        if not self.path.split("?")[0].endswith("/completions"):
             self._json(404, {"error": {"message": "not found"}})
             return
         server = self.server
