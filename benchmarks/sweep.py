@@ -228,6 +228,7 @@ class _Run:
         self.stop = False
         self.fillers = 0
         self.shapes = todo[:]  # fillers cycle through the plan's shapes
+        self.start: threading.Barrier | None = threading.Barrier(plan.concurrency) if plan.concurrency > 1 else None
 
     def _take(self) -> PlannedSample | None:
         with self.lock:
@@ -251,6 +252,8 @@ class _Run:
 
     def work(self) -> None:
         self.occupancy.join()
+        if self.start is not None:
+            self.start.wait()  # every worker counted in flight before the first request: N from the start
         try:
             while True:
                 sample = self._take()
