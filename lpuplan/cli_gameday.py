@@ -52,7 +52,7 @@ def _n(x: float | None, digits: int = 3) -> str:
     if x is None or math.isnan(x):
         return "n/a"
     if math.isinf(x):
-        return "unbounded"
+        return "unbounded" if x > 0 else "none (overloaded)"
     return f"{x:.{digits}g}"
 
 
@@ -143,7 +143,8 @@ def _render_many(predictions: Sequence["DomainPrediction"]) -> None:
 def register(app: typer.Typer) -> None:
     """Add the ``gameday`` command group to ``app``."""
     group = typer.Typer(cls=_DefaultPredict, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
-                        help="Forced-failure game days: predict, write the runbook and alerts, verify.")
+                        help="Forced-failure game days: predict (`lpuplan gameday FILE --domain D` means"
+                             " `predict`), write the runbook and alerts, verify, rehearse.")
 
     @group.command("predict")
     @guarded

@@ -185,6 +185,12 @@ def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None, *, se
     return GameDaySummary(tuple(out), settings)
 
 
+def _margin(x: float) -> str:
+    if math.isinf(x):
+        return "none (overloaded)" if x < 0 else "unbounded"
+    return f"{x:.3g} s"
+
+
 def summary_lines(summary: GameDaySummary | None) -> list[str]:
     """The plan's game-day section as text lines (renderers print them; nothing is recomputed)."""
     if summary is None:
@@ -195,5 +201,5 @@ def summary_lines(summary: GameDaySummary | None) -> list[str]:
         worst = "-" if lv.worst_domain is None else f"{lv.worst_domain} p99 {lv.worst_p99_s:.3g} s"
         out.append(f"  {lv.level:<8} {lv.domains} domain(s): SLO {'holds' if lv.slo_holds else 'FAILS'} through"
                    f" {'every one' if lv.slo_holds else ', '.join(lv.failing[:3]) + (' ...' if len(lv.failing) > 3 else '')};"
-                   f" margin {lv.min_margin_s:.3g} s; worst transient {worst}")
+                   f" margin {_margin(lv.min_margin_s)}; worst transient {worst}")
     return out

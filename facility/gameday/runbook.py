@@ -30,7 +30,7 @@ def _n(x: float | None, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "n/a"
     if math.isinf(x):
-        return "unbounded" if x > 0 else "-unbounded"
+        return "unbounded" if x > 0 else "none (overloaded)"
     return f"{x:.{digits}g}"
 
 
