@@ -6,8 +6,8 @@ gets back a :class:`Measurement`: client timestamps (sent, first byte, first
 token, every token, end) in integer nanoseconds of the backend's clock, the
 server's token counts, cached prompt tokens where reported, and the server's
 own timings where it reports them (Groq ``usage``/``x_groq.usage``, llama.cpp
-``timings``; reference: /work/shared/reference/groq-hardware.md, "GroqCloud
-API timing fields"). A backend raises a :class:`~benchmarks.errors.BackendError`
+``timings``; reference: the GroqCloud API
+reference and github.com/groq/groq-python, types/completion_usage.py). A backend raises a :class:`~benchmarks.errors.BackendError`
 instead of returning a partial measurement.
 
 Names follow vLLM/GuideLLM's vocabulary: ``ttft_s`` (time to first token),

@@ -1,7 +1,7 @@
 """Parse what OpenAI-compatible servers report: token counts, cached tokens, timings.
 
-Dialects (reference: /work/shared/reference/groq-hardware.md, "GroqCloud API
-timing fields"; github.com/groq/groq-python types/completion_usage.py):
+Dialects (reference: the GroqCloud API reference, console.groq.com/docs/api-reference;
+github.com/groq/groq-python types/completion_usage.py):
 
 - OpenAI/Groq ``usage``: ``prompt_tokens``, ``completion_tokens``,
   ``prompt_tokens_details.cached_tokens``; Groq adds, in seconds,

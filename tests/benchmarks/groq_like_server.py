@@ -3,7 +3,7 @@
 Real sockets, scripted behaviour: the test decides per request whether to
 refuse (429 with ``retry-after``, 503, 498), cut the stream halfway, or stream
 ``max_tokens`` tokens whose final chunk carries ``x_groq.usage`` in the shape
-of Groq's API reference (/work/shared/reference/groq-hardware.md): queue,
+of Groq's API reference (console.groq.com/docs/api-reference): queue,
 prompt and completion times in seconds, which it also spends. Prompt time is ``prompt_tokens /
 PREFILL_RATE``; usage counts 7 template tokens plus one token per 4 characters.
 No tokenize endpoint (404), as on GroqCloud.

@@ -1,7 +1,7 @@
 """OpenAI-compatible boundary: error mapping, Groq and llama.cpp fields, prompts.
 
-Groq bodies are the examples of /work/shared/reference/groq-hardware.md
-(GroqCloud API reference shape: github.com/groq/groq-python
+Groq bodies follow the GroqCloud API reference (console.groq.com/docs/api-reference;
+shape: github.com/groq/groq-python
 types/completion_usage.py); the llama.cpp body follows llama-server's
 documented ``timings`` object.
 """
