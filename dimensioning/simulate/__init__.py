@@ -49,6 +49,10 @@ _EXPORTS: dict[str, str] = {
     "simulate_pool_latency": "estimates",
     "LatencyEstimate": "estimates",
     "lindley_start_times": "lindley",
+    "SimulationVerdict": "verdict",
+    "judge": "verdict",
+    "DeterministicFCFS": "fcfs",
+    "GeneralFCFS": "fcfs",
 }
 
 __all__ = list(_EXPORTS)

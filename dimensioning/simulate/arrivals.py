@@ -334,6 +334,8 @@ def parse_arrivals(spec: str, rate: float) -> ArrivalProcess:
             return PiecewiseRate(tuple(float(t) for t, _ in pairs), tuple(float(r) for _, r in pairs))
         if kind == "trace" and argument:
             return load_trace(argument)
+    except InvalidInput:
+        raise  # a named problem (a bad rate, a missing trace file) keeps its own field and fix
     except (ValueError, TypeError):
         pass
     raise InvalidInput(

@@ -17,21 +17,28 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["run_event_loop", "ROUTING_CODES"]
+from dimensioning.simulate.scenario import (
+    COMPLETED as _COMPLETED,
+    LOST as _LOST,
+    REJECTED as _REJECTED,
+    ROUTING_CODES,
+    SHED as _SHED,
+    UNNOTICED_CODES,
+)
 
-ROUTING_CODES = {
-    "central": 0,
-    "random": 1,
-    "round_robin": 2,
-    "jsq": 3,
-    "power_of_two": 4,
-    "least_work_left": 5,
-}
+__all__ = ["run_event_loop", "ROUTING_CODES", "UNNOTICED_CODES"]
+
+# Routing and unnoticed-failure codes: the scenario's names (numba folds them as constants).
+_CENTRAL = ROUTING_CODES["central"]
+_RANDOM = ROUTING_CODES["random"]
+_ROUND_ROBIN = ROUTING_CODES["round_robin"]
+_JSQ = ROUTING_CODES["jsq"]
+_LEAST_WORK_LEFT = ROUTING_CODES["least_work_left"]
+_UNNOTICED_LOST = UNNOTICED_CODES["lost"]
+_UNNOTICED_RETRY = UNNOTICED_CODES["retry"]
 
 # Event kinds (heap entries); arrivals come from the sorted input array instead.
 _COMPLETE, _DEAD_FAIL, _RETRY, _FAIL, _NOTICE, _RECOVER = 0, 1, 2, 3, 4, 5
-# Outcomes (scenario.py).
-_COMPLETED, _SHED, _LOST, _REJECTED = 0, 1, 2, 3
 # Slot states.
 _IDLE, _BUSY, _HUNG, _REMOVED = 0, 1, 2, 3
 
@@ -113,7 +120,7 @@ def run_event_loop(
     pre-drawn U(0,1) numbers for the router (reused cyclically).
     """
     n = arrival.shape[0]
-    central = routing == 0
+    central = routing == _CENTRAL
     n_slots = replicas * slots
     n_queues = 1 if central else replicas
     inf = np.inf
@@ -207,7 +214,7 @@ def run_event_loop(
                     else:
                         hung_work[r] -= service[req]
                         in_system[r] -= 1
-                        if unnoticed_mode == 2 and attempts[req] <= max_retries:
+                        if unnoticed_mode == _UNNOTICED_RETRY and attempts[req] <= max_retries:
                             version[req] += 1
                             size = _heap_push(ht, hseq, hkind, hid, hver, size, seq, t, _RETRY, req, version[req])
                             seq += 1
@@ -248,7 +255,7 @@ def run_event_loop(
                                     if central:
                                         in_system[sr] += 1
                                     hung_work[sr] += service[nxt]
-                                    delay = 0.0 if unnoticed_mode == 0 else timeout_s
+                                    delay = 0.0 if unnoticed_mode == _UNNOTICED_LOST else timeout_s
                                     size = _heap_push(
                                         ht, hseq, hkind, hid, hver, size, seq, t + delay, _DEAD_FAIL, nxt, version[nxt]
                                     )
@@ -297,7 +304,7 @@ def run_event_loop(
                                         slot_state[s] = _HUNG
                                         in_system[r] += 1
                                         hung_work[r] += service[nxt]
-                                        delay = 0.0 if unnoticed_mode == 0 else timeout_s
+                                        delay = 0.0 if unnoticed_mode == _UNNOTICED_LOST else timeout_s
                                         size = _heap_push(
                                             ht, hseq, hkind, hid, hver, size, seq, t + delay, _DEAD_FAIL, nxt, version[nxt]
                                         )
@@ -411,20 +418,20 @@ def run_event_loop(
         if central:
             q = 0
         else:
-            if routing == 1:
+            if routing == _RANDOM:
                 r = route_list[min(int(uniforms[ui % n_uniform] * n_route), n_route - 1)]
                 ui += 1
-            elif routing == 2:
+            elif routing == _ROUND_ROBIN:
                 r = route_list[rr % n_route]
                 rr += 1
-            elif routing == 3 or routing == 5:
+            elif routing == _JSQ or routing == _LEAST_WORK_LEFT:
                 offset = min(int(uniforms[ui % n_uniform] * n_route), n_route - 1)
                 ui += 1
                 best = -1
                 best_load = inf
                 for k in range(n_route):
                     cand = route_list[(offset + k) % n_route]
-                    if routing == 3:
+                    if routing == _JSQ:
                         load = float(in_system[cand])
                     else:
                         load = (finish_sum[cand] - busy[cand] * t + qwork[cand] + hung_work[cand]) / slots
@@ -451,7 +458,7 @@ def run_event_loop(
                 left_queue[req] = t
                 in_system[r] += 1
                 hung_work[r] += service[req]
-                delay = 0.0 if unnoticed_mode == 0 else timeout_s
+                delay = 0.0 if unnoticed_mode == _UNNOTICED_LOST else timeout_s
                 size = _heap_push(ht, hseq, hkind, hid, hver, size, seq, t + delay, _DEAD_FAIL, req, version[req])
                 seq += 1
                 continue
@@ -475,7 +482,7 @@ def run_event_loop(
             else:
                 slot_state[slot] = _HUNG
                 hung_work[sr] += service[req]
-                delay = 0.0 if unnoticed_mode == 0 else timeout_s
+                delay = 0.0 if unnoticed_mode == _UNNOTICED_LOST else timeout_s
                 size = _heap_push(ht, hseq, hkind, hid, hver, size, seq, t + delay, _DEAD_FAIL, req, version[req])
             seq += 1
             continue

@@ -28,7 +28,7 @@ from dimensioning.simulate.arrivals import ArrivalProcess, TraceArrivals
 from dimensioning.simulate.event_loop import ROUTING_CODES, run_event_loop
 from dimensioning.simulate.lindley import lindley_start_times
 from dimensioning.simulate.records import Records
-from dimensioning.simulate.scenario import LOST, REJECTED, Failure, Pool
+from dimensioning.simulate.scenario import LOST, REJECTED, UNNOTICED_CODES, Failure, Pool
 from dimensioning.simulate.service import ServiceModel
 from dimensioning.simulate.statistics import DEFAULT_BATCHES
 from dimensioning.simulate.summary import Summary, summarize
@@ -133,7 +133,7 @@ def _run_pool(
         failure.at_s + failure.failover_time_s if active else math.inf,
         failure.recover_at_s if active and failure.recover_at_s is not None else math.inf,
         active and failure.in_service == "retry",
-        {"lost": 0, "timeout": 1, "retry": 2}[failure.unnoticed] if active else 0,
+        UNNOTICED_CODES[failure.unnoticed] if active else UNNOTICED_CODES["lost"],
         failure.timeout_s if active else 0.0,
         failure.max_retries if active else 0,
         uniforms,

@@ -8,7 +8,8 @@ from typing import Literal
 
 from dimensioning.errors import InvalidInput
 
-__all__ = ["Pool", "Failure", "parse_failure", "ROUTINGS", "Routing", "OUTCOMES", "COMPLETED", "SHED", "LOST", "REJECTED"]
+__all__ = ["Pool", "Failure", "parse_failure", "ROUTINGS", "Routing", "OUTCOMES", "COMPLETED", "SHED", "LOST", "REJECTED",
+           "ROUTING_CODES", "UNNOTICED_CODES"]
 
 Routing = Literal["central", "random", "round_robin", "jsq", "power_of_two", "least_work_left"]
 ROUTINGS: tuple[str, ...] = ("central", "random", "round_robin", "jsq", "power_of_two", "least_work_left")
@@ -16,6 +17,12 @@ ROUTINGS: tuple[str, ...] = ("central", "random", "round_robin", "jsq", "power_o
 replica its own FCFS queue and route on arrival: uniformly at random,
 round-robin, join-shortest-queue (fewest requests in the replica), the better of
 two random replicas, least-work-left (smallest unfinished work per slot)."""
+
+ROUTING_CODES: dict[str, int] = {name: code for code, name in enumerate(ROUTINGS)}
+"""The integer each routing has inside the compiled event loop (one table for both sides)."""
+
+UNNOTICED_CODES: dict[str, int] = {"lost": 0, "timeout": 1, "retry": 2}
+"""The integer each ``Failure.unnoticed`` mode has inside the compiled event loop."""
 
 COMPLETED, SHED, LOST, REJECTED = 0, 1, 2, 3
 OUTCOMES: tuple[str, ...] = ("completed", "shed", "lost", "rejected")

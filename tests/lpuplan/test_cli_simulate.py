@@ -107,16 +107,44 @@ def test_bad_input_exits_2_with_the_field(project, args):
 
 
 def test_default_replicas_come_from_the_sizing(project):
-    from lpuplan.plan import size_project
-    from lpuplan.project import load_project
-
-    _, _, dedicated, shared = size_project(load_project(project))
+    """Without --replicas, the counts are those `lpuplan size` reports (read from its JSON, not recomputed)."""
+    sized = _json(runner.invoke(app, ["size", str(project), "--json"]))
+    dedicated = [bucket["replicas"] for bucket in sized["dedicated"]["buckets"]]
+    assert all(n >= 1 for n in dedicated)  # every example bucket has traffic
     result = runner.invoke(app, ["simulate", str(project), "--requests", "20000", "--json"])
     assert result.exit_code in (0, 3), result.output
-    assert _json(result)["scenario"]["replicas"] == [max(b.replicas, 1) for b in dedicated]
+    assert _json(result)["scenario"]["replicas"] == dedicated
     result = runner.invoke(app, ["simulate", str(project), "--requests", "20000", "--pool", "shared", "--json"])
     assert result.exit_code in (0, 3), result.output
-    assert _json(result)["scenario"]["replicas"] == [shared.replicas]
+    assert _json(result)["scenario"]["replicas"] == [sized["shared"]["replicas"]]
+
+
+def test_losses_above_the_shed_target_fail_with_exit_3(project):
+    """A failure that loses ~1% of requests fails the run against shed_target, whatever the latencies."""
+    result = runner.invoke(
+        app,
+        ["simulate", str(project), "--requests", "40000", "--replicas", "6,40,10,4", "--fail", "6,7,8@60:failover=30",
+         "--json"],
+    )
+    payload = _json(result)
+    assert result.exit_code == 3, result.output
+    unserved = payload["unserved"]
+    assert unserved["unserved_share"] > unserved["target"]
+    assert payload["passed"] is False
+    assert any("shed + lost" in reason for reason in payload["failures"])
+
+
+def test_a_zero_rate_is_reported_as_a_bad_rate(project):
+    result = runner.invoke(app, ["simulate", str(project), "--replicas", "2", "--rate", "0"])
+    assert result.exit_code == 2
+    assert "--rate" in result.output and "--arrivals" not in result.output
+
+
+def test_a_missing_trace_file_is_named(project, tmp_path):
+    missing = tmp_path / "nowhere.csv"
+    result = runner.invoke(app, ["simulate", str(project), "--replicas", "2", "--arrivals", f"trace:{missing}"])
+    assert result.exit_code == 2
+    assert "nowhere.csv" in result.output and "no such trace file" in result.output
 
 
 def test_help_names_the_options():
