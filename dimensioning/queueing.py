@@ -195,7 +195,8 @@ class MDc:
     @property
     def method_note(self) -> str:
         if isinstance(self.wait, HeavyTrafficWait):
-            return "approximation: exact P(W=0) and E[W], exponential shape (rho within ~1e-5 of 1)"
+            return ("approximation: exact P(W=0) and E[W], exponential shape (the exact grid would exceed "
+                    "2^21 points at this c and rho: rho within ~1e-4 of 1, or c in the tens of thousands)")
         return _MDC_NOTE
 
     @property
