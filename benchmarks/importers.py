@@ -10,8 +10,12 @@ rate) or degenerate ``[value, value]`` (point estimates), and say so.
 SimFaaSInfer ``fitted_profile.json`` (github.com/HaniehKashfii/SimFaaSInfer,
 data/profiling/compute/<gpu>/<model>/): a list of rows ``{"type": "prefill",
 "seq_len", "batch_size", "mean_ms", "std_ms", ...}`` and ``{"type": "decode",
-"kv_cache", "new_tokens", "batch_size", "mean_ms", ...}``. Only batch_size 1
-rows are used (one request at a time, as our sweeps measure).
+"kv_cache", "new_tokens", "batch_size", "mean_ms", ...}``. The fit uses the
+batch_size 1 rows (one request at a time, as our sweeps measure); decode rows
+at larger batch sizes are carried through as ``fit.r_decode_at_concurrency``
+(per-sequence tokens/s by batch size, at the same kv_cache), so a bucket can
+size at its ``slots`` (``rates_at_concurrency``). Every number must be finite
+and positive (NaN, Infinity, zero or negative times: exit 2 naming the row).
 
 - prefill time ``t(P)``: the row at ``seq_len == P``, or linear
   interpolation between the neighbouring seq_lens; never extrapolated.
@@ -36,6 +40,10 @@ For one request alone (batch 1, no chunking):
 - ``R_decode = 1 / (beta0 + beta2 + alpha2)`` (one decode step and its output processing);
 - ``L_fixed = alpha0 + alpha2`` (or ``--l-fixed-ms`` when the file has no alpha).
 
+The betas themselves are carried through as ``fit.step_model`` (the step form
+at any batch: a bucket's ``step_model`` sizes at ``slots`` in flight,
+``dimensioning.occupancy``). Non-finite coefficients are refused (exit 2).
+
 BLIS's end-to-end time is then ``S - (beta0 + beta2 + alpha2)``: the profile
 counts O decode steps where BLIS counts O - 1 (the prefill step yields the
 first token), so it is conservative by one decode step.
@@ -44,6 +52,7 @@ first token), so it is conservative by one decode step.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -76,6 +85,20 @@ def _read(path: Path, field: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(field, str(path), f"not valid JSON ({exc})") from None
+
+
+def _number(value: Any, field: str, *, minimum: float = 0.0, strict: bool = True) -> float:
+    """A finite number above ``minimum`` (or at least it when not ``strict``); else exit 2 naming the field."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(field, value, "must be a number") from None
+    if not math.isfinite(number):
+        raise InvalidInput(field, value, "must be finite (NaN and Infinity are not measurements): fix or drop the row")
+    if number < minimum or (strict and number == minimum):
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        raise InvalidInput(field, value, f"must be {bound}: a zero or negative time or size cannot give a rate")
+    return number
 
 
 def _estimate(value: float, lo: float, hi: float, **extra: Any) -> dict[str, Any]:
@@ -115,17 +138,31 @@ def import_simfaasinfer(
     rows = _read(path, "FILE")
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise InvalidInput("FILE", str(path), "expected a JSON list of prefill/decode rows (SimFaaSInfer fitted_profile.json)")
-    try:
-        prefill = sorted(
-            (int(r["seq_len"]), float(r["mean_ms"]), float(r.get("std_ms", 0.0)))
-            for r in rows if r.get("type") == "prefill" and int(r.get("batch_size", 1)) == 1
-        )
-        decode_rows: dict[int, list[tuple[float, float]]] = defaultdict(list)
-        for r in rows:
-            if r.get("type") == "decode" and int(r.get("batch_size", 1)) == 1:
-                decode_rows[int(r["kv_cache"])].append((float(r["mean_ms"]), float(r.get("std_ms", 0.0))))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput("FILE", str(path), f"a row lacks a field or has a non-number ({exc})") from None
+    prefill_rows: list[tuple[int, float, float]] = []
+    decode_rows: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    # decode step times at batch sizes > 1: carried through as per-sequence rates by sequences in flight
+    batched: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for i, r in enumerate(rows):
+        where = f"FILE row {i} ({r.get('type')})"
+        if r.get("type") not in ("prefill", "decode"):
+            continue
+        try:
+            batch = int(_number(r.get("batch_size", 1), f"{where} batch_size", minimum=1, strict=False))
+            mean_ms = _number(r["mean_ms"], f"{where} mean_ms")
+            std_ms = _number(r.get("std_ms", 0.0), f"{where} std_ms", strict=False)
+            if r["type"] == "prefill":
+                size = int(_number(r["seq_len"], f"{where} seq_len"))
+                if batch == 1:
+                    prefill_rows.append((size, mean_ms, std_ms))
+            else:
+                context = int(_number(r["kv_cache"], f"{where} kv_cache", strict=False))
+                if batch == 1:
+                    decode_rows[context].append((mean_ms, std_ms))
+                else:
+                    batched[batch][context].append(mean_ms)
+        except KeyError as exc:
+            raise InvalidInput(where, str(path), f"the row lacks the field {exc}; give it") from None
+    prefill = sorted(prefill_rows)
     if len(prefill) < 2:
         raise InvalidInput("FILE", str(path), "needs prefill rows at batch_size 1 for at least 2 seq_len values")
     if not decode_rows:
@@ -165,8 +202,18 @@ def import_simfaasinfer(
         "r_decode": r_decode,
         "l_fixed_s": _estimate(l_fixed_ms / 1e3, l_fixed_ms / 1e3, l_fixed_ms / 1e3),
     }
+    at_concurrency = [{"concurrency": 1, "value": r_decode["value"]}]
+    for batch in sorted(batched):
+        points = batched[batch]
+        known = sorted(points)
+        if known[0] <= context <= known[-1]:
+            step = float(np.interp(context, [float(c) for c in known], [float(np.mean(points[c])) for c in known]))
+            at_concurrency.append({"concurrency": batch, "value": 1e3 / step})
+    if len(at_concurrency) > 1:
+        fit["r_decode_at_concurrency"] = at_concurrency
     mapping = {
-        "format": "SimFaaSInfer fitted_profile.json, batch_size 1 rows only",
+        "format": "SimFaaSInfer fitted_profile.json; the fit from batch_size 1 rows, decode rows at larger"
+                  " batch sizes carried in fit.r_decode_at_concurrency (per-sequence tokens/s by batch size)",
         "r_prefill": "bucket / (prefill mean_ms at seq_len = bucket, linearly interpolated, - L_fixed)",
         "r_decode": f"1 / (decode mean_ms at kv_cache = {context}, averaged over new_tokens, interpolated)",
         "l_fixed_s": l_source,
@@ -209,12 +256,13 @@ def import_blis(
 ) -> dict[str, Any]:
     """Profile from BLIS beta (and alpha) coefficients, microseconds (mapping in the module docstring)."""
     entry = _pick_blis_entry(_read(path, "FILE"), path, model, gpu, tp)
-    try:
-        b0, b1, b2 = (float(v) for v in entry["beta_coeffs"])
-        alpha = entry.get("alpha_coeffs")
-        a0, a1, a2 = (float(v) for v in alpha) if alpha is not None else (0.0, 0.0, 0.0)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput("FILE", str(path), f"beta_coeffs and alpha_coeffs must be lists of 3 numbers ({exc})") from None
+    alpha = entry.get("alpha_coeffs")
+    for name, coeffs in (("beta_coeffs", entry["beta_coeffs"]), ("alpha_coeffs", alpha)):
+        if coeffs is not None and (not isinstance(coeffs, list) or len(coeffs) != 3):
+            raise InvalidInput(f"FILE {name}", coeffs, "must be a list of 3 numbers (microseconds)")
+    b0, b1, b2 = (_number(v, f"FILE beta_coeffs[{i}]", strict=False) for i, v in enumerate(entry["beta_coeffs"]))
+    a0, a1, a2 = ((_number(v, f"FILE alpha_coeffs[{i}]", strict=False) for i, v in enumerate(alpha))
+                  if alpha is not None else (0.0, 0.0, 0.0))
     if min(b0, b1, b2, a0, a1, a2) < 0:
         raise InvalidInput("FILE", str(path), "negative coefficients: a BLIS fit gives non-negative beta and alpha")
     if l_fixed_ms is not None:
@@ -234,9 +282,12 @@ def import_blis(
         "r_prefill": r_prefill,
         "r_decode": _estimate(1e6 / step_us, 1e6 / step_us, 1e6 / step_us),
         "l_fixed_s": _estimate(l_fixed_s, l_fixed_s, l_fixed_s),
+        # the batch dependence, carried through: a bucket's step_model sizes at slots in flight
+        "step_model": {"beta0_us": b0, "beta1_us": b1, "beta2_us": b2},
     }
     mapping = {
-        "format": "BLIS beta/alpha coefficients (us), batch 1, no chunked prefill",
+        "format": "BLIS beta/alpha coefficients (us); rates at batch 1, no chunked prefill; the step form in"
+                  " fit.step_model (copy it into the bucket as step_model to size at slots in flight)",
         "r_prefill": "bucket / ((alpha1 + beta1) * bucket + beta0) us",
         "r_decode": "1 / (beta0 + beta2 + alpha2) us",
         "l_fixed_s": l_source,

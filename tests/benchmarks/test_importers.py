@@ -112,3 +112,49 @@ def test_blis_without_alpha_needs_l_fixed(tmp_path):
         import_blis(path)
     assert info.value.field == "--l-fixed-ms"
     assert import_blis(path, l_fixed_ms=12.0)["fit"]["l_fixed_s"]["value"] == pytest.approx(0.012)
+
+
+def test_simfaasinfer_carries_batched_decode_rows_through(simfaas):
+    # the fixture's decode rows at batch_size 2 take 50 ms per step: 20 tok/s per sequence
+    fit = import_simfaasinfer(simfaas, decode_context=320)["fit"]
+    rows = {r["concurrency"]: r["value"] for r in fit["r_decode_at_concurrency"]}
+    assert rows[1] == pytest.approx(1000.0 / 9.0) and rows[2] == pytest.approx(20.0)
+
+
+def test_blis_carries_its_step_form_through(tmp_path):
+    path = tmp_path / "coeffs.json"
+    path.write_text(json.dumps({"beta_coeffs": BETA, "alpha_coeffs": ALPHA}))
+    step = import_blis(path)["fit"]["step_model"]
+    assert [step["beta0_us"], step["beta1_us"], step["beta2_us"]] == list(BETA)
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity", "0", "-3"])
+def test_simfaasinfer_refuses_non_finite_or_non_positive_times_naming_the_row(tmp_path, bad):
+    rows = _simfaasinfer_rows()
+    text = json.dumps(rows).replace('"mean_ms": 10.0', f'"mean_ms": {bad}', 1)
+    path = tmp_path / "f.json"
+    path.write_text(text)
+    with pytest.raises(InvalidInput) as info:
+        import_simfaasinfer(path)
+    assert "mean_ms" in info.value.field and "row" in info.value.field
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity"])
+def test_blis_refuses_non_finite_coefficients_naming_them(tmp_path, bad):
+    path = tmp_path / "c.json"
+    path.write_text('{"beta_coeffs": [%s, 17.67, 2.84], "alpha_coeffs": [1.0, 2.0, 3.0]}' % bad)
+    with pytest.raises(InvalidInput) as info:
+        import_blis(path)
+    assert info.value.field == "FILE beta_coeffs[0]"
+
+
+def test_the_cli_exits_2_on_a_nan_coefficient(tmp_path):
+    from typer.testing import CliRunner
+
+    from lpuplan.cli import app
+
+    path = tmp_path / "c.json"
+    path.write_text('{"beta_coeffs": [NaN, 17.67, 2.84], "alpha_coeffs": [1.0, 2.0, 3.0]}')
+    result = CliRunner().invoke(app, ["profile", "import", str(path), "--from", "blis", "-o", str(tmp_path / "p.json")])
+    assert result.exit_code == 2, result.output
+    assert "beta_coeffs[0]" in result.output and "Traceback" not in result.output
