@@ -284,8 +284,13 @@ class Bucket(_Frozen):
     rates_concurrency: int | None = Field(
         default=None, ge=1, le=MAX_SLOTS,
         description="sequences in flight when r_prefill/r_decode were measured (default: 1, an assumption when slots > 1)")
+    serving_mode: Literal["streamed", "non-streamed"] | None = Field(
+        default=None, description="how this bucket's traffic is served; compared with the profile's measured mode")
     profile: Path | None = None
     assumed: tuple[str, ...] = ()
+    profile_mode: str | None = Field(
+        default=None, exclude=True,
+        description="set by the project loader: the serving mode the profile records (None: not recorded)")
     sources: dict[str, str] = Field(
         default_factory=dict,
         description="field -> reference for a figure taken from a public source (provenance 'sourced')",
@@ -325,8 +330,7 @@ class Bucket(_Frozen):
 
         if self.step_model is not None and self.rates_at_concurrency is not None:
             raise ValueError("give step_model or rates_at_concurrency, not both")
-        if self.r_prefill is not None or self.r_decode is not None:
-            raise ValueError("r_prefill/r_decode follow from step_model or rates_at_concurrency: remove them")
+        given = (self.r_prefill, self.r_decode)
         if self.l_fixed_ms is None and self.profile is None:
             raise ValueError("missing l_fixed_ms: give it (the step model has no per-request overhead)")
         if self.step_model is not None:
@@ -349,6 +353,10 @@ class Bucket(_Frozen):
                 r_prefill, r_decode = rates_from_table(table, self.slots)
             except ValueError as exc:
                 raise ValueError(f"{exc}: measure at slots = {self.slots} or change slots (no extrapolation)") from None
+        if given != (None, None) and not all(
+                g is not None and abs(g - d) <= 1e-9 * d for g, d in zip(given, (r_prefill, r_decode))):
+            # (a re-validated dump carries the derived rates: those are accepted; anything else is a conflict)
+            raise ValueError("r_prefill/r_decode follow from step_model or rates_at_concurrency at slots: remove them")
         # derived values of a frozen model, set once while validating (pydantic keeps fields in __dict__)
         object.__setattr__(self, "r_prefill", r_prefill)
         object.__setattr__(self, "r_decode", r_decode)
@@ -375,6 +383,16 @@ class Bucket(_Frozen):
                     " per-sequence rates usually fall as the batch grows; give rates_at_concurrency or step_model,"
                     " or measure at slots in flight (`lpuplan bench` closed loop)")
         return None
+
+    @property
+    def mode_assumption(self) -> str | None:
+        """The assumption a report must state when the profile's serving mode is not the traffic's."""
+        if self.profile is None or self.serving_mode is None or self.profile_mode == self.serving_mode:
+            return None
+        measured = (f"was measured {self.profile_mode}" if self.profile_mode
+                    else "does not record its serving mode (`lpuplan bench` streams by default)")
+        return (f"serving_mode = {self.serving_mode} but the profile {measured}: the service time is taken"
+                " as measured; measure the matching mode (`lpuplan bench --mode`)")
 
     @property
     def label(self) -> str:

@@ -9,7 +9,8 @@ every request of the bucket needs at most::
 with ``P_bucket = max_prompt_tokens`` (tokens), ``O_cap = max_output_tokens``
 (tokens), ``R_prefill`` (prompt tokens/s at the padded length), ``R_decode``
 (output tokens/s per sequence, at the occupancy the replica runs: ``slots``
-sequences in flight) and ``L_fixed`` (s). Its parts:
+sequences in flight, from a table or the BLIS step form where the bucket
+gives one, ``dimensioning.occupancy``) and ``L_fixed`` (s). Its parts:
 
 - ``TTFT`` service part (time to first token once a slot is free)::
 
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 
 from dimensioning.inputs import Bucket
 
-__all__ = ["ServiceTime", "service_time", "S_bucket", "mu"]
+__all__ = ["ServiceTime", "service_time", "rates_at_slots", "S_bucket", "mu"]
 
 
 @dataclass(frozen=True)
@@ -86,17 +87,35 @@ def service_time(bucket: Bucket, output_mean: float | None = None) -> ServiceTim
     ``output_mean`` (tokens) is ``E[min(O, cap)]`` for the mean figure; None
     takes the output at its cap (then ``mean_s == total_s``).
     """
-    if bucket.r_prefill is None or bucket.r_decode is None or bucket.l_fixed_ms is None:
+    r_prefill, r_decode = rates_at_slots(bucket)
+    if r_prefill is None or r_decode is None or bucket.l_fixed_ms is None:
         raise ValueError(f"bucket {bucket.label}: resolve r_prefill, r_decode and l_fixed_ms before use")
     cap = bucket.max_output_tokens
     mean_output = cap if output_mean is None else min(output_mean, cap)
     return ServiceTime(
-        prefill_s=bucket.max_prompt_tokens / bucket.r_prefill,
-        decode_s=cap / bucket.r_decode,
+        prefill_s=bucket.max_prompt_tokens / r_prefill,
+        decode_s=cap / r_decode,
         fixed_s=bucket.l_fixed_s,
-        mean_decode_s=mean_output / bucket.r_decode,
-        token_s=1.0 / bucket.r_decode,
+        mean_decode_s=mean_output / r_decode,
+        token_s=1.0 / r_decode,
     )
+
+
+def rates_at_slots(bucket: Bucket) -> tuple[float | None, float | None]:
+    """(r_prefill, r_decode) per sequence with ``slots`` in flight (``dimensioning.occupancy``).
+
+    Recomputed here from the step model or table (not read from the stored
+    fields), so a bucket copied with other ``slots`` is sized at its own.
+    """
+    from dimensioning.occupancy import rates_from_step_model, rates_from_table
+
+    if bucket.step_model is not None:
+        m = bucket.step_model
+        return rates_from_step_model(m.beta0_us, m.beta1_us, m.beta2_us, bucket.max_prompt_tokens,
+                                     bucket.max_output_tokens, bucket.slots)
+    if bucket.rates_at_concurrency is not None:
+        return rates_from_table(bucket.rates_at_concurrency, bucket.slots)
+    return bucket.r_prefill, bucket.r_decode
 
 
 def S_bucket(bucket: Bucket) -> float:  # noqa: N802 - the worksheet's symbol

@@ -99,6 +99,8 @@ class Plan:
         for bucket in self.project.buckets:
             if bucket.batch_assumption is not None:
                 out.append(f"bucket {bucket.label}: {bucket.batch_assumption}")
+            if bucket.mode_assumption is not None:
+                out.append(f"bucket {bucket.label}: {bucket.mode_assumption}")
         workload = self.project.workload
         for key in ("prompt_tokens", "output_tokens", "trace"):
             if key in workload.assumed:

@@ -209,6 +209,9 @@ def _apply_profile(bucket: Bucket, index: int, estimate: str) -> Bucket:
                                "the interval reaches zero or below: the fit is too uncertain to size from; measure more samples")
     _check_profile_figures(bucket, update, field)
     update["measured"] = measured
+    # the serving mode the profile measured (streamed / non-streamed), if it records one
+    recorded = (profile.model_extra or {}).get("mode") or (profile.fit.model_extra or {}).get("mode")
+    update["profile_mode"] = recorded if isinstance(recorded, str) else None
     return bucket.model_copy(update=update)
 
 

@@ -149,8 +149,9 @@ def print_sizing(plan: Plan, console: Console, *, verdict_first: bool = True) ->
     if sh.method not in _SAFE_KINDS:
         _say(console, f"shared pool: {sh.method} ({sh.method_note}); refereed only by `lpuplan plan --simulate`")
     for bucket in plan.project.buckets:
-        if bucket.batch_assumption is not None:
-            _say(console, f"assumption: bucket {bucket.label}: {bucket.batch_assumption}")
+        for text in (bucket.batch_assumption, bucket.mode_assumption):
+            if text is not None:
+                _say(console, f"assumption: bucket {bucket.label}: {text}")
     if plan.assumptions:
         _say(console, f"{len(plan.assumptions)} figures are assumed (listed in dimensioning_inputs.md);"
              " validate them with `lpuplan bench`.")

@@ -65,3 +65,23 @@ def test_a_table_is_interpolated_at_slots_and_never_extrapolated():
     with pytest.raises(ValidationError, match="remove them"):
         Bucket(max_prompt_tokens=512, max_output_tokens=64, l_fixed_ms=5.0, slots=4, r_decode=10.0,
                rates_at_concurrency=[[1, 1000.0, 100.0], [8, 800.0, 50.0]])
+
+
+def test_a_copy_with_other_slots_is_sized_at_its_own_slots():
+    # (lpuplan search copies buckets with other slots without re-validating them)
+    copied = _blis(512).model_copy(update={"slots": 64})
+    assert service_time(copied).total_s == pytest.approx(service_time(_blis(64)).total_s)
+    # a re-validated dump keeps its derived rates; a conflicting rate is refused
+    again = Bucket.model_validate(_blis(512).model_dump(exclude={"measured"}))
+    assert again.r_decode == pytest.approx(_blis(512).r_decode)
+    with pytest.raises(ValidationError, match="remove them"):
+        Bucket.model_validate({**_blis(512).model_dump(exclude={"measured"}), "r_decode": 100.0})
+
+
+def test_a_serving_mode_the_profile_did_not_measure_is_an_assumption(tmp_path):
+    bucket = Bucket(max_prompt_tokens=512, max_output_tokens=64, r_prefill=1000.0, r_decode=50.0, l_fixed_ms=5.0,
+                    serving_mode="non-streamed", profile=tmp_path / "p.json")
+    assert "does not record its serving mode" in bucket.mode_assumption
+    assert "was measured streamed" in bucket.model_copy(update={"profile_mode": "streamed"}).mode_assumption
+    assert bucket.model_copy(update={"profile_mode": "non-streamed"}).mode_assumption is None
+    assert bucket.model_copy(update={"profile": None}).mode_assumption is None
