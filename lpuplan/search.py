@@ -127,7 +127,7 @@ def apply_candidate(project: Project, candidate: Candidate) -> Project:
     if candidate.value("slots") is not None:
         update["slots"] = candidate.value("slots")
     if update:
-        buckets = [b.model_copy(update=update) for b in buckets]
+        buckets = [_revalidated(b, update) for b in buckets]
     headroom = project.headroom
     for name in ("rho_target_normal", "rho_target_degraded"):
         if candidate.value(name) is not None:
@@ -142,6 +142,19 @@ def apply_candidate(project: Project, candidate: Candidate) -> Project:
         hardware = hardware.model_copy(update={"platform": candidate.value("platform")})
     return project.model_copy(update={"buckets": tuple(buckets), "headroom": headroom, "redundancy": redundancy,
                                       "hardware": hardware})
+
+
+def _revalidated(bucket: Any, update: dict[str, Any]) -> Any:
+    """The bucket with ``update`` applied and validated again (a rates table must still fit the new slots)."""
+    from pydantic import ValidationError
+
+    try:
+        fresh = type(bucket).model_validate({**bucket.model_dump(), **update})
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        name = next(iter(update))
+        raise InvalidInput(f"search.{name}", update[name], f"bucket {bucket.label}: {problem}") from None
+    return fresh.model_copy(update={"measured": bucket.measured})
 
 
 @dataclass(frozen=True)

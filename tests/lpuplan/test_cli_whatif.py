@@ -102,3 +102,19 @@ def test_missing_tables_are_named():
         result = runner.invoke(app, [command])  # the embedded example has none of them
         assert result.exit_code == 2, command
         assert table in result.output
+
+
+def test_search_values_are_validated_like_a_project_file(tmp_path):
+    # 0.5 is not an integer slot count: the search names the dimension, not a pydantic trace
+    from dimensioning.errors import InvalidInput
+    from dimensioning.search_space import Candidate
+    from lpuplan.project import load_project
+    from lpuplan.search import apply_candidate
+
+    project = load_project(PROJECT)
+    with pytest.raises(InvalidInput) as err:
+        apply_candidate(project, Candidate(0, (("max_output_tokens", 0),)))
+    assert err.value.field == "search.max_output_tokens"
+    changed = apply_candidate(project, Candidate(0, (("slots", 4),)))
+    assert {b.slots for b in changed.buckets} == {4}
+    assert changed.buckets[0].r_decode == project.buckets[0].r_decode
