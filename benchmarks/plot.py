@@ -21,6 +21,8 @@ def plot_profile(profile: dict[str, Any], samples_path: str | None = None) -> by
     """PNG bytes of the profile's fits, with its raw samples where the file is readable."""
     import matplotlib
 
+    from dimensioning.service_time import service_seconds  # one home of P/R_prefill + O/R_decode + L_fixed
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -80,7 +82,7 @@ def plot_profile(profile: dict[str, Any], samples_path: str | None = None) -> by
         if xs:
             ax_e2e.plot(xs, ys, ".", color=color, alpha=0.4)
         line_x = [0, max(outputs)]
-        line_y = [(bucket / rates[bucket]["value"] + o / r_decode["value"] + l_fixed) * 1e3 for o in line_x]
+        line_y = [service_seconds(bucket, o, rates[bucket]["value"], r_decode["value"], l_fixed) * 1e3 for o in line_x]
         ax_e2e.plot(line_x, line_y, "-", color=color, label=f"bucket {bucket}")
     ax_e2e.set_xlabel("output tokens")
     ax_e2e.set_ylabel("ms")

@@ -204,29 +204,29 @@ def token_shape(workload: Workload, buckets: Sequence[Bucket], traffic: "Traffic
     """
     import numpy as np
 
+    from dimensioning.service_time import service_time
     from dimensioning.traffic import read_trace
 
     trace = read_trace(workload.trace) if workload.trace is not None else None
     rows = []
     lo = 0.0
     for bucket, part in zip(buckets, traffic.buckets):
-        assert bucket.r_prefill is not None and bucket.r_decode is not None
         lam = part.arrival_rate
         o_mean = part.output_mean
         cap = float(bucket.max_output_tokens)
-        prefill = bucket.max_prompt_tokens / bucket.r_prefill
-        fixed = bucket.l_fixed_s
-        service_mean = prefill + fixed + o_mean / bucket.r_decode
+        service = service_time(bucket, o_mean)  # rates at the replica's occupancy, as the sizing takes them
+        prefill, fixed, r_decode = service.prefill_s, service.fixed_s, 1.0 / service.token_s
+        service_mean = service.mean_s
         if trace is not None:
             mask = (trace.prompt_tokens > lo) & (trace.prompt_tokens <= bucket.max_prompt_tokens)
             p = trace.prompt_tokens[mask]
             o = np.minimum(trace.output_tokens[mask], cap)
-            area = p * (prefill + fixed + o / bucket.r_decode) + (o * o + o) / (2.0 * bucket.r_decode)
+            area = p * (prefill + fixed + o / r_decode) + (o * o + o) / (2.0 * r_decode)
             kv_area = float(area.mean()) if p.size else 0.0
         else:
             assert workload.output_tokens is not None
             o_sq = limited_second_moment(workload.output_tokens, cap)
-            kv_area = part.prompt_mean * service_mean + (o_sq + o_mean) / (2.0 * bucket.r_decode)
+            kv_area = part.prompt_mean * service_mean + (o_sq + o_mean) / (2.0 * r_decode)
         lo = float(bucket.max_prompt_tokens)
         rows.append(BucketShape(
             name=bucket.label,

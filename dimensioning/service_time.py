@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 from dimensioning.inputs import Bucket
 
-__all__ = ["ServiceTime", "service_time", "rates_at_slots", "S_bucket", "mu"]
+__all__ = ["ServiceTime", "service_time", "service_seconds", "rates_at_slots", "S_bucket", "mu"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,16 @@ class ServiceTime:
     def first_token_s(self) -> float:
         """TTFT service part: L_fixed + P_bucket/R_prefill + 1/R_decode (one output token)."""
         return self.fixed_s + self.prefill_s + self.token_s
+
+
+def service_seconds(prompt_tokens: float, output_tokens: float, r_prefill: float, r_decode: float,
+                    fixed_s: float) -> float:
+    """``P/R_prefill + O/R_decode + L_fixed`` (s) for any prompt and output length (fitted lines, plots).
+
+    The same terms as :class:`ServiceTime`; ``S_bucket`` is this at the
+    bucket's edge ``P_bucket`` and output cap ``O_cap``.
+    """
+    return prompt_tokens / r_prefill + output_tokens / r_decode + fixed_s
 
 
 def service_time(bucket: Bucket, output_mean: float | None = None) -> ServiceTime:

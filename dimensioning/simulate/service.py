@@ -80,26 +80,31 @@ class BucketShape:
 
     @classmethod
     def from_bucket(cls, bucket: Bucket) -> "BucketShape":
-        if bucket.r_prefill is None or bucket.r_decode is None or bucket.l_fixed_ms is None:
+        from dimensioning.service_time import rates_at_slots  # the rates at the replica's occupancy, as the sizing takes them
+
+        r_prefill, r_decode = rates_at_slots(bucket)
+        if r_prefill is None or r_decode is None or bucket.l_fixed_ms is None:
             raise InvalidInput(f"bucket {bucket.label}", None, "resolve r_prefill, r_decode and l_fixed_ms first")
         return cls(
             bucket.label,
             bucket.max_prompt_tokens,
             bucket.max_output_tokens,
-            bucket.r_prefill,
-            bucket.r_decode,
+            r_prefill,
+            r_decode,
             bucket.l_fixed_s,
         )
 
     def service_time(self, output_tokens: np.ndarray | float | None = None) -> np.ndarray | float:
         """S = max_prompt/r_prefill + min(O, max_output)/r_decode + l_fixed (s); O at its cap when None."""
+        from dimensioning.service_time import service_seconds
+
         output = self.max_output_tokens if output_tokens is None else np.minimum(output_tokens, self.max_output_tokens)
-        return self.max_prompt_tokens / self.r_prefill + output / self.r_decode + self.l_fixed_s
+        return service_seconds(self.max_prompt_tokens, output, self.r_prefill, self.r_decode, self.l_fixed_s)
 
 
 def bucket_service_time(bucket: Bucket) -> float:
     """S_bucket in seconds, output at its cap: the sizing model's own definition."""
-    from dimensioning.sizing import service_time  # one definition of S_bucket for sizing and simulation
+    from dimensioning.service_time import service_time  # one definition of S_bucket for sizing and simulation
 
     BucketShape.from_bucket(bucket)  # same check and message when rates are unresolved
     return service_time(bucket, float(bucket.max_output_tokens)).total_s
