@@ -118,3 +118,18 @@ def test_search_values_are_validated_like_a_project_file(tmp_path):
     changed = apply_candidate(project, Candidate(0, (("slots", 4),)))
     assert {b.slots for b in changed.buckets} == {4}
     assert changed.buckets[0].r_decode == project.buckets[0].r_decode
+
+
+def test_search_on_a_dask_cluster_matches_the_local_run():
+    distributed = pytest.importorskip("distributed", reason="SKIPPED LOUDLY: Dask distributed is not installed")
+    from dimensioning.search_space import SearchSpec
+    from lpuplan.project import load_project
+    from lpuplan.search import search
+
+    project = load_project(PROJECT)
+    spec = SearchSpec(slots=(8, 16), pool=("dedicated", "shared"))
+    local = search(project, spec, workers=1).to_dict()
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        remote = search(project, spec, scheduler=cluster.scheduler_address).to_dict()
+    assert remote == local
