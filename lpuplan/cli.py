@@ -94,6 +94,7 @@ _AREAS: tuple[str, ...] = (
     "lpuplan.cli_load",
     "lpuplan.cli_fidelity",
     "lpuplan.cli_whatif",
+    "lpuplan.cli_report",
 )
 
 for _module in _AREAS:
