@@ -75,22 +75,22 @@ def render(report: Any) -> None:
     stdout.print(f"  client round trip {_ms(rt.value)} (95% CI {_ms(rt.ci95[0])}-{_ms(rt.ci95[1])})")
     for name, iso in report.isolated.items():
         server = f", server {_ms(iso.server.value)}" if iso.server is not None else ""
-        stdout.print(f"  isolated {name} ({iso.prompt_tokens}:{iso.output_tokens}): D = {_ms(iso.e2el.value)}"
-                     f" mean (95% CI {_ms(iso.e2el.ci95[0])}-{_ms(iso.e2el.ci95[1])}, CV {iso.e2el.cv:.3f}),"
-                     f" median {_ms(iso.e2el.median)}{server}")
+        slot = next(p.prediction.service_s for p in report.results[0].pools if p.name == name)
+        stdout.print(f"  isolated {name} ({iso.prompt_tokens}:{iso.output_tokens}): e2el mean {_ms(iso.e2el.value)}"
+                     f" (95% CI {_ms(iso.e2el.ci95[0])}-{_ms(iso.e2el.ci95[1])}, CV {iso.e2el.cv:.3f}),"
+                     f" median {_ms(iso.e2el.median)}{server}; D = median - round trip = {_ms(slot)}")
     for r in report.results:
         stdout.print(f"rho {r.rho:g}: {r.arrival_rate:.2f} req/s; shed {r.shed}, errors {r.errors},"
                      f" send lag p99 {r.send_lag_p99_ms:.2f} ms" + (" FELL BEHIND" if r.fell_behind else ""))
-        stdout.print(f"  {'pool':<8}{'q':>5}{'predicted':>11}{'run range':>19}{'measured':>10}{'iid 95% CI':>19}"
-                     f"{'runs':>19}{'error':>8}  verdict")
         for p in r.pools:
             for c in p.comparisons:
                 m = c.measured
                 spread = m.run_spread_s
-                stdout.print(f"  {p.name:<8}{'p' + format(c.quantile * 100, 'g'):>5}{_ms(c.predicted_s):>11}"
-                             f"{_ms(c.run_range_s[0]) + '-' + _ms(c.run_range_s[1]):>19}{_ms(m.value_s):>10}"
-                             f"{_ms(m.iid_ci95_s[0]) + '-' + _ms(m.iid_ci95_s[1]):>19}"
-                             f"{_ms(spread[0]) + '-' + _ms(spread[1]):>19}{c.relative_error:>+8.1%}  {c.verdict}")
+                label = f"{p.name} p{c.quantile * 100:g}"
+                stdout.print(f"  {label}: predicted {_ms(c.predicted_s)}, run range {_ms(c.run_range_s[0])}-"
+                             f"{_ms(c.run_range_s[1])} -> {c.verdict} (error {c.relative_error:+.1%})")
+                stdout.print(f"  {'':{len(label)}}  measured {_ms(m.value_s)}, iid 95% CI {_ms(m.iid_ci95_s[0])}-"
+                             f"{_ms(m.iid_ci95_s[1])}, runs {_ms(spread[0])}-{_ms(spread[1])}")
         for line in r.residual:
             stdout.print(f"  - {line}", soft_wrap=True)
     for note in report.notes:

