@@ -197,6 +197,7 @@ def run_fidelity(
     seed: int = 0,
     max_send_lag_ms: float = 2.0,
     server_time_scale: float = 1.0,
+    prompt_variants: int = 8,
 ) -> FidelityReport:
     """Bench, predict, load and compare (see the module docstring)."""
     if not pools:
@@ -225,7 +226,7 @@ def run_fidelity(
     busiest = max(shares[p.name] * slot_time[p.name] / p.servers for p in pools)
     load_shapes = tuple(Shape(p.name, p.prompt_tokens, p.output_tokens, shares[p.name]) for p in pools)
     prompts = build_prompts(sorted({p.prompt_tokens for p in pools}), tokenizer, url, model, timeout_s=timeout_s,
-                            seed=seed, api=api)
+                            seed=seed, api=api, variants=prompt_variants)
     extra = {"logit_bias": {str(end_token_id): -100}} if end_token_id is not None else None
     results = []
     for i_rho, rho in enumerate(rhos):
