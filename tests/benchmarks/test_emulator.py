@@ -125,8 +125,9 @@ def test_full_queue_answers_429_with_retry_after_and_counts_it():
     assert codes == [200, 200, 429]
     shed = results[2][2]
     assert shed.headers["retry-after"] == "1"  # whole seconds, rounded up
-    # until the first release: S = 250 ms less the >= 20 ms since the first request arrived
-    assert 0 < float(shed.headers["retry-after-ms"]) <= 250 - 20 + 1
+    # until the first release: S = 250 ms less the time since the first request started (its arrival
+    # spacing on the server can be shorter than the client's 10 ms stagger: loopback delays vary)
+    assert 0 < float(shed.headers["retry-after-ms"]) < 250
     assert shed.json()["error"]["type"] == "rate_limit_exceeded"
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for f in text_string_to_metric_families(metrics) for s in f.samples}
