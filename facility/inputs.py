@@ -77,6 +77,9 @@ def _first_non_finite(value: Any, path: str) -> tuple[str, float] | None:
     return None
 
 
+# the most racks one project may hold: a 200,000-chip campus has 3,240 (docs/facility.md)
+MAX_SITE_RACKS = 50_000
+
 class _Frozen(BaseModel):
     """Base of every facility table: frozen, no unknown keys, no ``inf``/``nan`` anywhere.
 
@@ -216,6 +219,17 @@ class FacilitySpec(_Frozen):
         if unknown:
             fields = [f for f in type(self).model_fields if f != "assumed"]
             raise ValueError(f"assumed lists unknown fields {unknown}; use some of {fields}")
+        return self
+
+    @model_validator(mode="after")
+    def _site_size(self) -> "FacilitySpec":
+        # each count has its own limit, but their product sets the work (graph, placement, N+k)
+        racks = self.rows * self.pods_per_row * self.racks_per_pod
+        if racks > MAX_SITE_RACKS:
+            raise ValueError(
+                f"rows x pods_per_row x racks_per_pod = {racks:,} racks, above the {MAX_SITE_RACKS:,} lpuplan plans in"
+                " bounded time (15x a 200,000-chip campus): plan the site as several rooms"
+            )
         return self
 
     @model_validator(mode="after")

@@ -74,3 +74,17 @@ def test_models_carry_their_architecture():
     assert m.hidden_size.value == 64 * m.head_dim.value  # 64 attention heads
     with pytest.raises(InvalidInput):
         resolve_model(load_catalog(), "gpt-5")
+
+
+def test_a_site_too_large_to_plan_in_bounded_time_is_refused():
+    import pytest
+    from pydantic import ValidationError
+
+    from facility.inputs import MAX_SITE_RACKS, FacilitySpec
+
+    room = dict(feed={"voltage": 415.0, "amperage": 60.0, "phases": 3, "power_factor": 0.95, "derate": 0.8},
+                cooling={"unit_kw": 150.0, "racks_per_zone": 9, "redundancy": 1, "delta_t_f": 20.0})
+    FacilitySpec(rows=20, pods_per_row=18, racks_per_pod=9, **room)  # the 200,000-chip campus
+    with pytest.raises(ValidationError) as err:
+        FacilitySpec(rows=100_000, pods_per_row=100_000, racks_per_pod=9, **room)
+    assert f"{MAX_SITE_RACKS:,}" in str(err.value) and "several rooms" in str(err.value)
