@@ -98,11 +98,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_until_up(process: "subprocess.Popen[bytes]", ready_url: str, what: str, timeout_s: float,
+                   log_tail: Callable[[], str]) -> None:
+    """Poll ``ready_url`` until it answers 200; raise with the log's tail if the process dies or time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited ({process.returncode}): {log_tail()}")
+        try:
+            if httpx.get(ready_url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} not up after {timeout_s:g} s")
+        time.sleep(0.2)
+
+
+def _stop(process: "subprocess.Popen[bytes]") -> None:
+    """Terminate, then kill if it has not ended within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @contextmanager
 def prometheus_server(binary: str, target: str, scrape_interval_s: float, *, timeout_s: float = 30.0) -> Iterator[str]:
     """A Prometheus server on loopback scraping ``target`` (host:port); yields its base URL."""
-    import httpx
-
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="lpuplan-prometheus-"))
     interval = f"{max(int(round(scrape_interval_s * 1000)), 100)}ms"
@@ -122,26 +149,11 @@ def prometheus_server(binary: str, target: str, scrape_interval_s: float, *, tim
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"prometheus exited ({process.returncode}): {(folder / 'prometheus.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"prometheus not ready after {timeout_s:g} s")
-            time.sleep(0.2)
+        _wait_until_up(process, f"{url}/-/ready", "prometheus", timeout_s,
+                       lambda: (folder / "prometheus.log").read_text()[-2000:])
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        _stop(process)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -207,8 +219,6 @@ async def _send_all(url: str, schedule: list[tuple[float, str]], prompts: dict[s
 def emulator_process(project_file: Path, replicas: dict[str, int], queue_caps: dict[str, int | None], routing: str,
                      time_scale: float, failover_time_s: float, *, timeout_s: float = 60.0) -> Iterator[str]:
     """``lpuplan emulate`` in its own process on a free loopback port; yields its root URL."""
-    import httpx
-
     port = free_port()
     args = [sys.executable, "-m", "lpuplan.cli", "emulate", str(project_file), "--port", str(port),
             "--routing", routing, "--time-scale", repr(time_scale), "--failover-time-s", repr(failover_time_s)]
@@ -219,28 +229,16 @@ def emulator_process(project_file: Path, replicas: dict[str, int], queue_caps: d
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+
+    def log_tail() -> str:
+        log.seek(0)
+        return log.read()[-2000:].decode(errors="replace")
+
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"lpuplan emulate exited ({process.returncode}): {log.read()[-2000:].decode(errors='replace')}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"lpuplan emulate not up after {timeout_s:g} s")
-            time.sleep(0.2)
+        _wait_until_up(process, f"{url}/health", "lpuplan emulate", timeout_s, log_tail)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        _stop(process)
         log.close()
 
 
