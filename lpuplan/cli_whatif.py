@@ -17,6 +17,7 @@ import typer
 
 from dimensioning.errors import InvalidInput
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
+from lpuplan.formatting import say
 from lpuplan.output import check_output_set, dumps_json, output_set, write_atomic
 
 __all__ = ["register"]
@@ -32,7 +33,9 @@ def _load(file: Optional[Path]) -> Any:
 
 
 def _say(line: str) -> None:
-    stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+    """One line of a verdict or table, wrapped to the terminal (80 columns when piped)."""
+    indent = line[: len(line) - len(line.lstrip(" "))]
+    say(stdout, line.strip(), indent)
 
 
 def _num(value: float | None, fmt: str = ".3g", unit: str = "") -> str:

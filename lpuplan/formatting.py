@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 import math
+import textwrap
+from typing import TYPE_CHECKING
 
-__all__ = ["ms", "num", "pct", "prob", "opt"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["ms", "num", "pct", "prob", "opt", "console_width", "say"]
+
+
+def console_width(console: "Console") -> int:
+    """Columns to lay text out in: the terminal's (60 to 160), 80 when piped."""
+    return max(60, min(console.width if console.is_terminal else 80, 160))
+
+
+def say(console: "Console", text: str = "", indent: str = "") -> None:
+    """Print ``text`` as plain lines wrapped to :func:`console_width` (continuations indented two more)."""
+    lines = textwrap.wrap(text, width=console_width(console), initial_indent=indent,
+                          subsequent_indent=indent + "  ") or [""]
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def ms(seconds: float | None, digits: int = 0) -> str:

@@ -10,12 +10,11 @@ comes from the :class:`~lpuplan.plan.Plan` and :func:`lpuplan.verdict.plan_verdi
 
 from __future__ import annotations
 
-import textwrap
 from typing import Sequence
 
 from rich.console import Console
 
-from lpuplan.formatting import ms, num, pct, prob
+from lpuplan.formatting import console_width, ms, num, pct, prob, say
 from lpuplan.plan import Plan
 from lpuplan.verdict import plan_verdict
 
@@ -23,17 +22,6 @@ __all__ = ["layout_table", "print_sizing", "print_simulated", "print_checks", "p
            "sizing_rows", "sizing_csv_rows"]
 
 _SAFE_KINDS = ("exact", "bound", "approximation+margin", "simulated")
-
-
-def _width(console: Console) -> int:
-    return max(60, min(console.width if console.is_terminal else 80, 160))
-
-
-def _say(console: Console, text: str = "", indent: str = "") -> None:
-    width = _width(console)
-    lines = textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent + "  ") or [""]
-    for line in lines:
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def layout_table(header: Sequence[str], rows: Sequence[Sequence[str]], width: int,
@@ -56,8 +44,8 @@ def layout_table(header: Sequence[str], rows: Sequence[Sequence[str]], width: in
 def _print_table(console: Console, title: str, header: Sequence[str], rows: Sequence[Sequence[str]],
                  right: Sequence[bool] | None = None) -> None:
     console.print()
-    _say(console, title)
-    for line in layout_table(header, rows, _width(console), right):
+    say(console, title)
+    for line in layout_table(header, rows, console_width(console), right):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -108,7 +96,7 @@ def print_sizing(plan: Plan, console: Console, *, verdict_first: bool = True) ->
     """Verdict, then pools, latency, admission, figure kinds and assumptions."""
     verdict = plan_verdict(plan)
     if verdict_first:
-        _say(console, verdict.headline())
+        say(console, verdict.headline())
     header, rows = sizing_rows(plan)
     pick = {h: i for i, h in enumerate(header)}
 
@@ -119,9 +107,9 @@ def print_sizing(plan: Plan, console: Console, *, verdict_first: bool = True) ->
                  *cols(["bucket", "share", "req/s", "S ms", "S mean ms", "N", "rho", "rho deg"]))
     for b in plan.dedicated:
         if b.feasible:
-            _say(console, f"{b.name}: N = {b.replicas}, binding: {', '.join(b.binding) or '-'}", indent="  ")
+            say(console, f"{b.name}: N = {b.replicas}, binding: {', '.join(b.binding) or '-'}", indent="  ")
         else:
-            _say(console, f"{b.name}: FAIL, cannot be sized: {b.infeasible_reason}", indent="  ")
+            say(console, f"{b.name}: FAIL, cannot be sized: {b.infeasible_reason}", indent="  ")
     latency = ["bucket", "p50 ms", "p99 ms", "p99 deg ms", "SLO ms"]
     if any(r[pick["TTFT p99 ms"]] != "-" for r in rows):
         latency.append("TTFT p99 ms")
@@ -130,30 +118,30 @@ def print_sizing(plan: Plan, console: Console, *, verdict_first: bool = True) ->
                  *cols(["bucket", "C_max", "Queue_cap", "shed", "shed deg"]))
     chips = plan.dedicated_chips
     console.print()
-    _say(console, f"dedicated: {plan.dedicated_replicas} replicas" + (f", {chips:,} chips" if chips is not None else "")
+    say(console, f"dedicated: {plan.dedicated_replicas} replicas" + (f", {chips:,} chips" if chips is not None else "")
          + f"; unserved (prompt above the largest bucket): {pct(plan.traffic.share_unserved, 3)}")
     sh = plan.shared
     if sh.feasible:
-        _say(console, f"shared pool alternative: {sh.replicas} replicas"
+        say(console, f"shared pool alternative: {sh.replicas} replicas"
              + (f", {plan.shared_chips:,} chips" if plan.shared_chips is not None else "")
              + f" (binding: {', '.join(sh.binding) or '-'}; {sh.method})")
     else:
-        _say(console, f"shared pool alternative: FAIL, {sh.infeasible_reason}")
+        say(console, f"shared pool alternative: FAIL, {sh.infeasible_reason}")
     # the rule: every figure that decides N says its kind (docs/queueing.md, "The rule")
     kinds: dict[str, set[str]] = {}
     for b in plan.dedicated:
         for kind in b.figure_kinds.values():
             kinds.setdefault(kind, set()).add(b.name)
     shown = ", ".join(f"{kind} ({len(names)} bucket{'s' if len(names) != 1 else ''})" for kind, names in sorted(kinds.items()))
-    _say(console, f"figures deciding N: {shown or '-'} (exact | bound | approximation+margin | simulated)")
+    say(console, f"figures deciding N: {shown or '-'} (exact | bound | approximation+margin | simulated)")
     if sh.method not in _SAFE_KINDS:
-        _say(console, f"shared pool: {sh.method} ({sh.method_note}); refereed only by `lpuplan plan --simulate`")
+        say(console, f"shared pool: {sh.method} ({sh.method_note}); refereed only by `lpuplan plan --simulate`")
     for bucket in plan.project.buckets:
         for text in (bucket.batch_assumption, bucket.mode_assumption):
             if text is not None:
-                _say(console, f"assumption: bucket {bucket.label}: {text}")
+                say(console, f"assumption: bucket {bucket.label}: {text}")
     if plan.assumptions:
-        _say(console, f"{len(plan.assumptions)} figures are assumed (listed in dimensioning_inputs.md);"
+        say(console, f"{len(plan.assumptions)} figures are assumed (listed in dimensioning_inputs.md);"
              " validate them with `lpuplan bench`.")
 
 
@@ -161,12 +149,12 @@ def print_checks(plan: Plan, console: Console) -> None:
     """Failed checks in full; passing ones counted (plan.json has every one)."""
     failed = [c for c in plan.checks if not c.passed]
     console.print()
-    _say(console, f"Checks: {len(plan.checks) - len(failed)} of {len(plan.checks)} pass"
+    say(console, f"Checks: {len(plan.checks) - len(failed)} of {len(plan.checks)} pass"
          + ("" if failed else " (plan.json lists each with its figure and method)"))
     for c in failed:
         value = "" if c.value is None else f" {c.value:.4g}{(' ' + c.unit) if c.unit else ''}"
         limit = "" if c.limit is None else f" vs {c.limit:.4g}{(' ' + c.unit) if c.unit else ''}"
-        _say(console, f"FAIL {c.name} [{c.subject}]{value}{limit}: {c.detail}", indent="  ")
+        say(console, f"FAIL {c.name} [{c.subject}]{value}{limit}: {c.detail}", indent="  ")
 
 
 def print_simulated(plan: Plan, console: Console) -> None:
@@ -187,10 +175,10 @@ def print_simulated(plan: Plan, console: Console) -> None:
                  [False, False, True, True, True, True])
     shared = sim.shared_pool
     if shared is not None and shared["replicas"] != shared["replicas_from_approximation"]:
-        _say(console, f"shared pool: the simulator needed {shared['replicas']} replicas where the M/G/c approximation "
+        say(console, f"shared pool: the simulator needed {shared['replicas']} replicas where the M/G/c approximation "
              f"said {shared['replicas_from_approximation']}")
     for reason in sim.skipped:
-        _say(console, f"skipped: {reason}")
+        say(console, f"skipped: {reason}")
 
 
 def print_facility(plan: Plan, console: Console) -> None:
@@ -212,7 +200,7 @@ def print_facility(plan: Plan, console: Console) -> None:
                  ["level", "N+k", "", "worst domain", "replicas lost", "result"], levels,
                  [False, False, False, False, True, False])
     for failure in result.failures:
-        _say(console, f"FAIL {failure}", indent="  ")
+        say(console, f"FAIL {failure}", indent="  ")
 
 
 def print_plan(plan: Plan, console: Console, files_note: str | None = None) -> None:
@@ -226,9 +214,9 @@ def print_plan(plan: Plan, console: Console, files_note: str | None = None) -> N
     if lines:
         console.print()
     for line in lines:
-        _say(console, line)
+        say(console, line)
     print_checks(plan, console)
     if files_note:
-        _say(console, files_note)
+        say(console, files_note)
     console.print()
-    _say(console, plan_verdict(plan).headline())
+    say(console, plan_verdict(plan).headline())
