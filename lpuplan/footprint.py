@@ -10,11 +10,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dimensioning.cost import FleetFootprint
 from lpuplan.plan import Plan
 
-__all__ = ["SiteCapacity", "fleet_footprint", "site_capacity", "final_chips"]
+if TYPE_CHECKING:
+    from facility import FacilityResult
+
+__all__ = ["SiteCapacity", "fleet_footprint", "site_capacity", "final_chips", "populated_racks", "it_power_kw"]
+
+
+def populated_racks(facility: "FacilityResult") -> int:
+    """Racks with at least one powered node."""
+    return sum(1 for r in facility.racks if r.powered_nodes > 0)
+
+
+def it_power_kw(facility: "FacilityResult", draw: str = "typical") -> float:
+    """IT power of every rack, kW: ``typical`` or ``max`` draw."""
+    return math.fsum(r.max_kw if draw == "max" else r.typical_kw for r in facility.racks)
 
 
 @dataclass(frozen=True)
@@ -48,9 +62,7 @@ def fleet_footprint(plan: Plan, max_sustainable_rps: float | None = None) -> Fle
     facility = plan.facility
     if facility is None:
         return FleetFootprint(chips=chips, racks=None, it_power_kw=None, max_sustainable_rps=max_sustainable_rps)
-    racks = sum(1 for r in facility.racks if r.powered_nodes > 0)
-    power = math.fsum(r.typical_kw for r in facility.racks)
-    return FleetFootprint(chips=chips, racks=racks, it_power_kw=power, max_sustainable_rps=max_sustainable_rps)
+    return FleetFootprint(chips=chips, racks=populated_racks(facility), it_power_kw=it_power_kw(facility), max_sustainable_rps=max_sustainable_rps)
 
 
 def site_capacity(plan: Plan) -> SiteCapacity:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from dimensioning.forecast import ForecastSpec, Scenario, TokenShape, apply_scenario, token_shape
-from lpuplan.footprint import final_chips, site_capacity
+from lpuplan.footprint import final_chips, it_power_kw, populated_racks, site_capacity
 from lpuplan.plan import Plan, build_plan
 from lpuplan.project import Project
 
@@ -113,10 +113,9 @@ def _resources(plan: Plan, shape: TokenShape, spec: ForecastSpec) -> list[Resour
         out.append(ResourceUse("site chips", float(chips), float(site.chips), "chips"))
     facility = plan.facility
     if facility is not None:
-        racks = sum(1 for r in facility.racks if r.powered_nodes > 0)
-        out.append(ResourceUse("racks", float(racks), float(site.racks or 0), "racks"))
+        out.append(ResourceUse("racks", float(populated_racks(facility)), float(site.racks or 0), "racks"))
         if site.supply_kw is not None:
-            out.append(ResourceUse("room power (one side)", math.fsum(r.max_kw for r in facility.racks), site.supply_kw, "kW",
+            out.append(ResourceUse("room power (one side)", it_power_kw(facility, "max"), site.supply_kw, "kW",
                                    "maximum draw of every powered node against the room supply of feed A (or B) alone"))
     limits = spec.api_limits
     if limits.requests_per_min is not None:
@@ -138,8 +137,8 @@ def _run(project: Project, spec: ForecastSpec, scenario: Scenario, place: bool) 
         shape=shape,
         replicas=sum(plan.final_replicas.values()),
         chips=final_chips(plan),
-        racks=sum(1 for r in facility.racks if r.powered_nodes > 0) if facility is not None else None,
-        it_power_max_kw=math.fsum(r.max_kw for r in facility.racks) if facility is not None else None,
+        racks=populated_racks(facility) if facility is not None else None,
+        it_power_max_kw=it_power_kw(facility, "max") if facility is not None else None,
         passed=plan.passed,
         failures=tuple(f"{c.name} [{c.subject}]: {c.detail}" if c.detail else f"{c.name} [{c.subject}]"
                        for c in plan.checks if not c.passed),

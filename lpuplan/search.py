@@ -33,7 +33,7 @@ from dimensioning.errors import InvalidInput
 from dimensioning.knee import max_sustainable_rate
 from dimensioning.search_space import Candidate, SearchSpec, candidates, fitness, pareto_front
 from lpuplan.cost import plan_work
-from lpuplan.footprint import final_chips
+from lpuplan.footprint import final_chips, it_power_kw, populated_racks
 from lpuplan.plan import Plan, build_plan
 from lpuplan.project import Project
 
@@ -171,8 +171,8 @@ def _per_chip(project: Project) -> _PerChip:
     chips = final_chips(plan)
     if plan.facility is None or not chips:
         return _PerChip(None, None)
-    racks = sum(1 for r in plan.facility.racks if r.powered_nodes > 0)
-    power = math.fsum(r.typical_kw for r in plan.facility.racks)
+    racks = populated_racks(plan.facility)
+    power = it_power_kw(plan.facility)
     return _PerChip(racks / chips, power / chips)
 
 

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from lpuplan.footprint import it_power_kw, populated_racks
 from lpuplan.plan import Plan
 
 __all__ = ["Verdict", "plan_verdict"]
@@ -94,8 +95,8 @@ def plan_verdict(plan: Plan) -> Verdict:
     racks = power = None
     facility = plan.facility
     if facility is not None:
-        racks = sum(1 for r in facility.racks if r.powered_nodes > 0)
-        power = math.fsum(r.max_kw for r in facility.racks) / 1e3
+        racks = populated_racks(facility)
+        power = it_power_kw(facility, "max") / 1e3
         level, n_plus = facility.required_level, facility.n_plus
         phrase = f"with a {level} down" if n_plus == 1 else f"with {n_plus} {level}s down"
     else:
