@@ -81,7 +81,9 @@ __all__ = [
     "fit_samples",
     "fit_streaming_overhead",
     "mean_interval",
+    "outlier_mask",
     "rate_interval",
+    "shape_mean",
 ]
 
 
@@ -158,6 +160,20 @@ def mean_interval(values: Iterable[float]) -> Interval:
     return Interval(mean, (mean - half, mean + half), n)
 
 
+def shape_mean(service_s: Iterable[float]) -> Interval:
+    """The fit's estimate of one shape's service time (s): the outlier rule, then the mean with its t interval.
+
+    With client timings only, the least-squares fit has one parameter per
+    bucket, ``L_fixed`` and ``d`` (module docstring); over a sweep of one
+    bucket, the floor and two output lengths it is saturated, so what the
+    profile evaluates at a measured shape (``P/R_prefill + O/R_decode +
+    L_fixed``) IS this figure of that shape's samples. An independent timing
+    of the same shape is compared like with like through this function.
+    """
+    x = np.asarray(list(service_s), dtype=float)
+    return mean_interval(x[~outlier_mask(x)])
+
+
 def rate_interval(times_per_token: Iterable[float], figure: str = "rate") -> Interval:
     """Rate = 1 / mean(time per token), interval mapped through 1/x.
 
@@ -182,7 +198,14 @@ def _rate_from_time(t: Interval, figure: str, tokens: float = 1.0) -> Interval:
     return Interval(value, (min(lo, value), max(hi, value)), t.samples)
 
 
-def _outlier_mask(values: np.ndarray) -> np.ndarray:
+def outlier_mask(values: Iterable[float]) -> np.ndarray:
+    """The outlier rule for one shape's service times (module docstring): True where a sample is left out.
+
+    Nothing is left out of fewer than ``OUTLIER_MIN_SAMPLES`` samples.
+    """
+    values = np.asarray(list(values), dtype=float)
+    if values.size < OUTLIER_MIN_SAMPLES:
+        return np.zeros(values.size, dtype=bool)
     median = float(np.median(values))
     mad = float(np.median(np.abs(values - median)))
     limit = max(OUTLIER_MADS * _MAD_SCALE * mad, 1e-6 * abs(median))
@@ -224,7 +247,7 @@ def fit_samples(records: Iterable[SampleRecord], mode: str | None = None, occupa
     shapes: list[ShapeStats] = []
     for (bucket, output), group in sorted(by_shape.items()):
         service = np.array([r.measurement.service_s for r in group])  # type: ignore[union-attr]
-        mask = _outlier_mask(service) if len(group) >= OUTLIER_MIN_SAMPLES else np.zeros(len(group), dtype=bool)
+        mask = outlier_mask(service)
         counts["outliers"] += int(mask.sum())
         inliers.extend(r for r, out in zip(group, mask) if not out)
         uncached = [r for r in group if not (r.measurement.cached_tokens or 0)]  # type: ignore[union-attr]

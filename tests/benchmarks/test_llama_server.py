@@ -206,11 +206,13 @@ def _raise_priority(pid: int | None = None) -> None:
 
 
 class _DirectTimed:
-    """Wraps the backend: before each harness request, times one request of the target shape itself.
+    """Wraps the backend: next to each harness request of the target shape, times one such request itself.
 
     The direct timer is independent of the harness (its own httpx client and
-    ``time.perf_counter``, from sending to the answer's last byte); running it
-    interleaved with the sweep makes both see the same machine load.
+    ``time.perf_counter``, from sending to the answer's last byte). Each
+    direct timing sits right next to a harness sample of the same shape and
+    mode, alternately before and after it, so the machine's load (a shared
+    2-core box) hits both sides alike and neither always goes first.
     """
 
     name = "openai"
@@ -218,52 +220,79 @@ class _DirectTimed:
     def __init__(self, inner: OpenAIBackend, url: str, prompt_tokens: int, output_tokens: int) -> None:
         import httpx
 
-        self.inner, self.url, self.output_tokens = inner, url, output_tokens
+        self.inner, self.url = inner, url
+        self.prompt_tokens, self.output_tokens = prompt_tokens, output_tokens
         self.client = httpx.Client(timeout=60)
-        self.prompts: list[str] = []
-        self.prompt_tokens = prompt_tokens
+        self.nonce = 1 << 43  # never a harness nonce
         self.direct: dict[str, list[float]] = {"streamed": [], "non-streamed": []}
+        self.paired = 0
 
     def describe(self):
         return self.inner.describe()
 
+    def time_one(self, mode: str) -> float:
+        self.nonce += 1
+        text = self.inner.prompts.build(self.prompt_tokens, nonce=self.nonce)[0]
+        body = {"model": "tiny", "prompt": text, "max_tokens": self.output_tokens, "temperature": 0.0,
+                "stream": mode == "streamed", "logit_bias": {str(EOS_ID): -100}}
+        start = time.perf_counter()
+        with self.client.stream("POST", f"{self.url}/completions", json=body) as response:
+            for _ in response.iter_bytes():
+                pass
+        return time.perf_counter() - start
+
     def prepare(self) -> None:
         self.inner.prepare()
-        self.prompts = [self.inner.prompts.build(self.prompt_tokens, nonce=(1 << 43) + i)[0] for i in range(64)]
+        for mode in ("streamed", "non-streamed", "streamed", "non-streamed"):
+            self.time_one(mode)  # warm-up of the direct path (connection, first requests are slower), not kept
 
     def measure(self, request):
-        if request.sample_id.startswith(("warmup", "filler")) is False and self.prompts:
-            text = self.prompts.pop()
-            body = {"model": "tiny", "prompt": text, "max_tokens": self.output_tokens, "temperature": 0.0,
-                    "stream": request.mode == "streamed", "logit_bias": {str(EOS_ID): -100}}
-            start = time.perf_counter()
-            with self.client.stream("POST", f"{self.url}/completions", json=body) as response:
-                for _ in response.iter_bytes():
-                    pass
-            self.direct[request.mode].append(time.perf_counter() - start)
-        return self.inner.measure(request)
+        target = (request.prompt_tokens, request.output_tokens) == (self.prompt_tokens, self.output_tokens)
+        if not target or request.sample_id.startswith(("warmup", "filler")):
+            return self.inner.measure(request)
+        self.paired += 1
+        if self.paired % 2:
+            self.direct[request.mode].append(self.time_one(request.mode))
+            return self.inner.measure(request)
+        measured = self.inner.measure(request)
+        self.direct[request.mode].append(self.time_one(request.mode))
+        return measured
 
 
-# Issue 16 asks for 5%. On the 2-core development machine the best of three attempts
-# missed by 4-10% in each mode, with the sign varying between attempts (run-to-run noise
-# of 6-repeat fits of a 13-35 ms request, not yet separated from a bias); 12% still
-# fails the systematic error this test exists for (the streamed time standing in for
-# the non-streamed one, 2.2x in the issue). Tighten it once the residual is explained.
-_TOLERANCE = 0.12
+_TOLERANCE = 0.05  # issue 16 item 6
 
 
 def test_profile_service_time_of_each_mode_matches_a_direct_timing(server):
-    """Issue 16 item 6: the profile's non-streamed and streamed service times, each close to a direct timing.
+    """Issue 16 item 6: the profile's non-streamed and streamed service times, each within 5% of a direct timing.
 
-    Each attempt measures a profile (both modes) and, interleaved with it, a
-    direct timing of the same request shape (256 prompt tokens, 32 output
-    tokens). The machine's load varies between runs (a 2-core CI box shared
-    with other jobs), so up to 3 attempts are made; a systematic error, such
-    as the streamed service time standing in for the non-streamed one (2.2x in
-    the issue), fails every attempt.
+    What is compared, like with like: the profile's point estimate of the
+    service time at the shape (256 prompt, 32 output tokens), i.e. what the
+    fit evaluates there (``P/R_prefill + O/R_decode + L_fixed``; the sizing
+    may take the conservative end of the interval instead, but that is a
+    choice made later, not the measurement), against the same estimator
+    (:func:`benchmarks.fit.shape_mean`: the fit's outlier rule, then the mean)
+    over direct timings of that shape. The sweep (one bucket, the floor, two
+    output lengths) makes the fit saturated, so its figure at the shape is
+    that shape's own sample mean: the test checks that the harness times a
+    request as an independent timer does, and that the mode is right.
+
+    Where the 4-10% errors seen before came from (measured, both sides
+    interleaved, at load 5 on 2 cores): noise, not a bias. The figure was the
+    plain mean of 6 samples against the mean of 18 direct timings taken
+    before every harness sample whatever its shape; its sign flipped between
+    attempts, the service-time CV under load was 0.2-0.6 with a heavy upper
+    tail (preemption) that a 6-sample mean cannot absorb (the outlier rule
+    needs 10 samples per shape), and the first requests after the server
+    started were 1.5-3x slower (no warm-up of the direct path). Now: 20
+    samples of the shape per mode (the outlier rule applies to both sides),
+    a direct timing next to each, warm-up of both paths. The machine's load
+    still varies between runs, so up to 3 attempts are made; a systematic
+    error, such as the streamed service time standing in for the non-streamed
+    one (2.2x in the issue), fails every attempt.
     """
     import os
 
+    from benchmarks.fit import shape_mean
     from benchmarks.run import measure_profile
     from benchmarks.samples import MemoryStore
     from dimensioning.service_time import service_seconds
@@ -277,7 +306,7 @@ def test_profile_service_time_of_each_mode_matches_a_direct_timing(server):
     prompt_tokens, output_tokens = 256, 32
     attempts = []
     for attempt in range(3):
-        plan = SweepPlan((prompt_tokens,), (1, output_tokens), repeats=6, warmup=2, seed=11 + attempt,
+        plan = SweepPlan((prompt_tokens,), (1, output_tokens), repeats=20, warmup=4, seed=11 + attempt,
                          modes=("streamed", "non-streamed"))
         with OpenAIBackend(url, "tiny", api_key_env=None, end_token_id=EOS_ID, timeout_s=60) as backend:
             timed = _DirectTimed(backend, url, prompt_tokens, output_tokens)
@@ -286,15 +315,17 @@ def test_profile_service_time_of_each_mode_matches_a_direct_timing(server):
             except FitImpossible as exc:
                 attempts.append(str(exc))
                 continue
+            finally:
+                timed.client.close()
         errors = {}
         for mode, fit in result.fits.items():
-            predicted = service_seconds(prompt_tokens, output_tokens, fit.r_prefill[0].rate.value, fit.r_decode.value,
-                                        fit.l_fixed_s.value)
-            direct = sum(timed.direct[mode]) / len(timed.direct[mode])
-            errors[mode] = (predicted / direct - 1.0, predicted, direct)
-        attempts.append(errors)
+            profiled = service_seconds(prompt_tokens, output_tokens, fit.r_prefill[0].rate.value, fit.r_decode.value,
+                                       fit.l_fixed_s.value)
+            direct = shape_mean(timed.direct[mode]).value
+            errors[mode] = (round(profiled / direct - 1.0, 4), round(profiled, 5), round(direct, 5))
+        attempts.append({"load_per_core": round(os.getloadavg()[0] / (os.cpu_count() or 1), 2), **errors})
         if all(abs(e[0]) <= _TOLERANCE for e in errors.values()):
             break
     else:
-        pytest.fail(f"profile vs direct timing (relative error, predicted s, direct s) in every attempt: {attempts}")
+        pytest.fail(f"profile vs direct timing (relative error, profiled s, direct s) in every attempt: {attempts}")
     assert result.profile["fits"].keys() == {"streamed", "non-streamed"} and "streaming_overhead" in result.profile
