@@ -386,11 +386,19 @@ class Bucket(_Frozen):
 
     @property
     def mode_assumption(self) -> str | None:
-        """The assumption a report must state when the profile's serving mode is not the traffic's."""
-        if self.profile is None or self.serving_mode is None or self.profile_mode == self.serving_mode:
+        """The assumption a report must state when the profile's serving mode may not be the traffic's.
+
+        None when the bucket has no profile, or its ``serving_mode`` is the
+        mode of the fit it was sized from (``profile_mode``, set by the loader:
+        the matching fit where the profile measured that mode).
+        """
+        if self.profile is None or (self.serving_mode is not None and self.profile_mode == self.serving_mode):
             return None
         measured = (f"was measured {self.profile_mode}" if self.profile_mode
                     else "does not record its serving mode (`lpuplan bench` streams by default)")
+        if self.serving_mode is None:
+            return (f"serving_mode is not given and the profile {measured}: the traffic is taken to be served"
+                    ' as measured; set serving_mode = "streamed" or "non-streamed" for this bucket')
         return (f"serving_mode = {self.serving_mode} but the profile {measured}: the service time is taken"
                 " as measured; measure the matching mode (`lpuplan bench --mode`)")
 

@@ -157,6 +157,22 @@ class Profile(BaseModel):
             return self.fits[mode]  # type: ignore[index]
         return self.fit if self.fit.mode == mode else None
 
+    def fit_for_serving(self, serving_mode: str | None) -> tuple[ProfileFit, str | None]:
+        """The fit a bucket whose traffic is served in ``serving_mode`` is sized from, and that fit's mode.
+
+        The fit measured in ``serving_mode`` where the profile has one (with
+        both modes measured, each bucket takes its own); otherwise (that mode
+        not measured, or ``serving_mode`` not said) the primary ``fit``, with
+        the mode it records (None: not recorded), which the report then states
+        as an assumption (:attr:`dimensioning.inputs.Bucket.mode_assumption`).
+        """
+        if serving_mode is not None:
+            chosen = self.fit_for_mode(serving_mode)
+            if chosen is not None:
+                return chosen, serving_mode
+        recorded = self.fit.mode or (self.model_extra or {}).get("mode")
+        return self.fit, recorded if recorded in ("streamed", "non-streamed") else None
+
     @property
     def measured_modes(self) -> tuple[str, ...]:
         """The serving modes this profile measured (empty when it does not say)."""

@@ -180,13 +180,15 @@ def _apply_profile(bucket: Bucket, index: int, estimate: str) -> Bucket:
     assert bucket.profile is not None
     field = f"bucket[{index}].profile"
     profile = load_profile(bucket.profile, field=field)
+    # the fit of the mode this bucket's traffic is served in (serving_mode), where the profile measured it
+    chosen, fit_mode = profile.fit_for_serving(bucket.serving_mode)
     conservative = estimate == "conservative"
     update: dict[str, Any] = {}
     measured: dict[str, tuple[float, float, float]] = {}
     if bucket.r_prefill is None:
-        entry = profile.fit.r_prefill_for(bucket.max_prompt_tokens)
+        entry = chosen.r_prefill_for(bucket.max_prompt_tokens)
         if entry is None:
-            have = [e.bucket for e in profile.fit.r_prefill]
+            have = [e.bucket for e in chosen.r_prefill]
             raise InvalidInput(
                 field,
                 str(bucket.profile),
@@ -196,11 +198,11 @@ def _apply_profile(bucket: Bucket, index: int, estimate: str) -> Bucket:
         measured["r_prefill"] = (entry.value, *entry.ci95)
         update["r_prefill"] = entry.ci95[0] if conservative else entry.value
     if bucket.r_decode is None:
-        fit = profile.fit.r_decode
+        fit = chosen.r_decode
         measured["r_decode"] = (fit.value, *fit.ci95)
         update["r_decode"] = fit.ci95[0] if conservative else fit.value
     if bucket.l_fixed_ms is None:
-        fit = profile.fit.l_fixed_s
+        fit = chosen.l_fixed_s
         measured["l_fixed_ms"] = (fit.value * 1e3, fit.ci95[0] * 1e3, fit.ci95[1] * 1e3)
         update["l_fixed_ms"] = (fit.ci95[1] if conservative else fit.value) * 1e3
     for name, (point, low, high) in measured.items():
@@ -209,9 +211,7 @@ def _apply_profile(bucket: Bucket, index: int, estimate: str) -> Bucket:
                                "the interval reaches zero or below: the fit is too uncertain to size from; measure more samples")
     _check_profile_figures(bucket, update, field)
     update["measured"] = measured
-    # the serving mode the profile measured (streamed / non-streamed), if it records one
-    recorded = (profile.model_extra or {}).get("mode") or (profile.fit.model_extra or {}).get("mode")
-    update["profile_mode"] = recorded if isinstance(recorded, str) else None
+    update["profile_mode"] = fit_mode  # the mode of the fit taken (None: the profile does not record it)
     return bucket.model_copy(update=update)
 
 
