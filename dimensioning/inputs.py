@@ -36,6 +36,7 @@ __all__ = [
     "MAX_CHIPS",
     "MAX_REPLICAS",
     "MAX_N_PLUS",
+    "MAX_SERVICE_INFLATION",
     "TokenDistribution",
     "Workload",
     "Slo",
@@ -69,6 +70,8 @@ MAX_REPLICAS = 100_000
 """Replicas lost in the worst failure."""
 MAX_N_PLUS = 16
 """Failure domains that may fail together (N+k): the worst k-subset is searched."""
+MAX_SERVICE_INFLATION = 100.0
+"""Service time under load over the isolated one (a ratio): far beyond any server that still serves."""
 
 
 class _Frozen(BaseModel):
@@ -79,7 +82,8 @@ class _Frozen(BaseModel):
     @model_validator(mode="after")
     def _assumed_names_fields(self):  # type: ignore[no-untyped-def]
         listed = getattr(self, "assumed", ())
-        allowed = sorted(set(type(self).model_fields) - {"assumed", "sources", "measured", "name", "profile"})
+        allowed = sorted(set(type(self).model_fields) - {"assumed", "sources", "measured", "measured_from", "name",
+                                                         "profile", "under_load"})
         unknown = [name for name in listed if name not in allowed]
         if unknown:
             raise ValueError(f"assumed lists unknown fields {unknown}; use some of {allowed}")
@@ -287,7 +291,17 @@ class Bucket(_Frozen):
     serving_mode: Literal["streamed", "non-streamed"] | None = Field(
         default=None, description="how this bucket's traffic is served; compared with the profile's measured mode")
     profile: Path | None = None
+    service_inflation: float | None = Field(
+        default=None, gt=0, le=MAX_SERVICE_INFLATION,
+        description="service time under load over the isolated one; multiplies S_bucket (dimensioning.service_time)."
+        " Written here it is 'given'; from under_load it is 'measured'")
+    under_load: Path | None = Field(
+        default=None,
+        description="file written by `lpuplan fidelity --write-under-load`: the measured service_inflation of this bucket")
     assumed: tuple[str, ...] = ()
+    measured_from: dict[str, str] = Field(
+        default_factory=dict, exclude=True,
+        description="set by the project loader: field -> the measurement it came from (run, time, estimator)")
     profile_mode: str | None = Field(
         default=None, exclude=True,
         description="set by the project loader: the serving mode the profile records (None: not recorded)")

@@ -32,6 +32,20 @@ A replica of ``slots`` slots completes at most ``mu`` requests/s; a pool of N
 replicas is an M/D/c queue with ``c = N * slots`` servers of rate
 ``1 / S_bucket`` each (DESIGN.md, "Queueing core").
 
+Service time under load (``service_inflation``, issue 16): a server's
+compute may run slower while it is loaded than alone (measured by
+``lpuplan fidelity``: server timings, or departure spacing in busy
+periods, against the isolated figure). A bucket's ``service_inflation``
+``f`` (a ratio, default 1) slows every part of the service alike::
+
+    S_bucket = f * (L_fixed + P_bucket / R_prefill + O_cap / R_decode)
+
+i.e. the sizing takes ``R_prefill / f``, ``R_decode / f`` and ``f * L_fixed``
+(:func:`sizing_rates`), so TTFT and TPOT scale with it too. That the
+slowdown is uniform across prefill, decode and the fixed part is an
+ASSUMPTION (the fidelity loop measures the whole request's time, not its
+parts); ``mu = slots / S_bucket`` then falls by ``f``.
+
 The sizing (``dimensioning.sizing``), the shared pool
 (``dimensioning.shared_pool``), the pool check (``dimensioning.pool``) and the
 simulator (``dimensioning.simulate.service``) take the service time from here.
@@ -43,7 +57,7 @@ from dataclasses import dataclass
 
 from dimensioning.inputs import Bucket
 
-__all__ = ["ServiceTime", "service_time", "service_seconds", "rates_at_slots", "S_bucket", "mu"]
+__all__ = ["ServiceTime", "service_time", "service_seconds", "rates_at_slots", "sizing_rates", "S_bucket", "mu"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,8 @@ class ServiceTime:
     ``total_s`` is ``S_bucket`` (output at its cap); ``mean_s`` uses the mean
     output length ``E[min(O, cap)]``; ``conservatism = total_s / mean_s``;
     ``first_token_s`` is the TTFT service part ``L_fixed + prefill + 1/R_decode``;
-    ``token_s`` is the TPOT ``1/R_decode``.
+    ``token_s`` is the TPOT ``1/R_decode``; ``inflation`` is the bucket's
+    ``service_inflation`` (1 when none), already applied to every part.
     """
 
     prefill_s: float
@@ -61,6 +76,7 @@ class ServiceTime:
     fixed_s: float
     mean_decode_s: float
     token_s: float = 0.0
+    inflation: float = 1.0
 
     @property
     def total_s(self) -> float:
@@ -97,18 +113,31 @@ def service_time(bucket: Bucket, output_mean: float | None = None) -> ServiceTim
     ``output_mean`` (tokens) is ``E[min(O, cap)]`` for the mean figure; None
     takes the output at its cap (then ``mean_s == total_s``).
     """
-    r_prefill, r_decode = rates_at_slots(bucket)
-    if r_prefill is None or r_decode is None or bucket.l_fixed_ms is None:
-        raise ValueError(f"bucket {bucket.label}: resolve r_prefill, r_decode and l_fixed_ms before use")
+    r_prefill, r_decode, fixed_s = sizing_rates(bucket)
     cap = bucket.max_output_tokens
     mean_output = cap if output_mean is None else min(output_mean, cap)
     return ServiceTime(
         prefill_s=bucket.max_prompt_tokens / r_prefill,
         decode_s=cap / r_decode,
-        fixed_s=bucket.l_fixed_s,
+        fixed_s=fixed_s,
         mean_decode_s=mean_output / r_decode,
         token_s=1.0 / r_decode,
+        inflation=bucket.service_inflation or 1.0,
     )
+
+
+def sizing_rates(bucket: Bucket) -> tuple[float, float, float]:
+    """``(R_prefill / f, R_decode / f, f * L_fixed)``: the rates (tokens/s) and fixed time (s) the sizing takes.
+
+    The rates at ``slots`` in flight (:func:`rates_at_slots`), slowed by the
+    bucket's ``service_inflation`` ``f`` (module docstring; 1 when none). The
+    simulator takes its per-request service times from these too.
+    """
+    r_prefill, r_decode = rates_at_slots(bucket)
+    if r_prefill is None or r_decode is None or bucket.l_fixed_ms is None:
+        raise ValueError(f"bucket {bucket.label}: resolve r_prefill, r_decode and l_fixed_ms before use")
+    f = bucket.service_inflation or 1.0
+    return r_prefill / f, r_decode / f, bucket.l_fixed_s * f
 
 
 def rates_at_slots(bucket: Bucket) -> tuple[float | None, float | None]:

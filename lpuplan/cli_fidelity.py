@@ -121,6 +121,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Seed of arrivals, shapes and simulations.")] = 0,
         time_scale: Annotated[float, typer.Option("--time-scale", help="Server timings are in seconds this many times longer than wall (lpuplan emulate --time-scale).")] = 1.0,
         out: Annotated[Optional[Path], typer.Option("--out", help="Write the report as JSON to this file.")] = None,
+        write_under_load: Annotated[Optional[Path], typer.Option("--write-under-load", help="Write the measured service-time inflation (lpuplan.under_load/1) to this file; a bucket reads it with under_load = \"FILE\" (docs/validate.md).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object, nothing else.")] = False,
     ) -> None:
         """Bench URL, predict its latency at each utilisation, load it, compare (exit 3 on a miss)."""
@@ -129,6 +130,8 @@ def register(app: typer.Typer) -> None:
 
         if out is not None:
             check_output_file("--out", out)  # before any request is sent
+        if write_under_load is not None:
+            check_output_file("--write-under-load", write_under_load)
         if (project is None) == (shape is None):
             raise InvalidInput("--project/--shape", None, "give exactly one: a project file or one PROMPT:OUTPUT shape")
         if not time_scale > 0:
@@ -163,5 +166,16 @@ def register(app: typer.Typer) -> None:
             render(report)
             if out is not None:
                 stdout.print(f"wrote {out}")
+        if write_under_load is not None:
+            from benchmarks.validate import under_load_document
+
+            document = under_load_document(report)
+            write_json(write_under_load, document, option="--write-under-load")
+            if not as_json:
+                for name, pool in document["pools"].items():
+                    f = pool["service_inflation"]
+                    stdout.print(f"wrote {write_under_load}: {name} service_inflation {f['value']:.3f} (95% CI"
+                                 f" {f['ci95'][0]:.3f}-{f['ci95'][1]:.3f}, rho {pool['rho']:g}, {pool['estimator']})",
+                                 soft_wrap=True)
         if not report.passed:
             raise typer.Exit(EXIT_CHECK_FAILED)

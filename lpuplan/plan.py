@@ -163,7 +163,8 @@ def _bucket_dict(sizing: BucketSizing) -> dict[str, Any]:
 
 
 def _figure(value: float, unit: str, key: str, assumed: tuple[str, ...],
-            measured: tuple[float, float, float] | None = None, sources: dict[str, str] | None = None) -> dict[str, Any]:
+            measured: tuple[float, float, float] | None = None, sources: dict[str, str] | None = None,
+            measured_from: str = "") -> dict[str, Any]:
     """An input figure with its provenance: measured beats sourced beats given; assumed is said last."""
     source: Source = "given"
     note = ""
@@ -174,7 +175,8 @@ def _figure(value: float, unit: str, key: str, assumed: tuple[str, ...],
         point, low, high = measured
         source, ci95 = "measured", (low, high)
         note = f"fit {point:g}, 95% interval [{low:g}, {high:g}]" + (
-            "; sized at the interval's conservative end" if value != point else "")
+            "; sized at the interval's conservative end" if value != point else "") + (
+            f"; measured by {measured_from}" if measured_from else "")
     if key in assumed:
         source = "assumed"
     return Figure(value=value, unit=unit, source=source, note=note, ci95=ci95).model_dump()
@@ -215,6 +217,10 @@ def _bucket_figures(bucket: Bucket) -> dict[str, Any]:
     for key, unit in (("r_prefill", "tok/s"), ("r_decode", "tok/s"), ("l_fixed_ms", "ms")):
         figures[key] = _figure(getattr(bucket, key), unit, key, bucket.assumed,
                                measured=bucket.measured.get(key), sources=bucket.sources)
+    if bucket.service_inflation is not None:  # service time under load over the isolated one (a ratio)
+        figures["service_inflation"] = _figure(bucket.service_inflation, "", "service_inflation", bucket.assumed,
+                                               measured=bucket.measured.get("service_inflation"),
+                                               measured_from=bucket.measured_from.get("service_inflation", ""))
     if bucket.chips_per_replica is not None:
         figures["chips_per_replica"] = _figure(bucket.chips_per_replica, "chips", "chips_per_replica", bucket.assumed, sources=bucket.sources)
     return {"name": bucket.label, "profile": str(bucket.profile) if bucket.profile else None, "figures": figures}

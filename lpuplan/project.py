@@ -161,6 +161,9 @@ def _resolve(project: Project, base_dir: Path) -> Project:
         if bucket.profile is not None:
             path = bucket.profile if bucket.profile.is_absolute() else (base_dir / bucket.profile).resolve()
             bucket = _apply_profile(bucket.model_copy(update={"profile": path}), i, project.headroom.measured_estimate)
+        if bucket.under_load is not None:
+            path = bucket.under_load if bucket.under_load.is_absolute() else (base_dir / bucket.under_load).resolve()
+            bucket = _apply_under_load(bucket.model_copy(update={"under_load": path}), i, project.headroom.measured_estimate)
         buckets.append(bucket)
     return project.model_copy(update={"workload": workload, "buckets": tuple(buckets)})
 
@@ -213,6 +216,39 @@ def _apply_profile(bucket: Bucket, index: int, estimate: str) -> Bucket:
     update["measured"] = measured
     update["profile_mode"] = fit_mode  # the mode of the fit taken (None: the profile does not record it)
     return bucket.model_copy(update=update)
+
+
+def _apply_under_load(bucket: Bucket, index: int, estimate: str) -> Bucket:
+    """Fill ``service_inflation`` from the bucket's under-load file (``lpuplan fidelity --write-under-load``).
+
+    Provenance ``measured``, with the run it came from (``measured_from``);
+    like a profile's figures it is taken at the conservative end of its 95%
+    interval (the upper end: the slowest service) unless ``[headroom]
+    measured_estimate = "point"``. A ``service_inflation`` written in the
+    project file wins and stays ``given``.
+    """
+    from dimensioning.under_load import load_under_load
+
+    assert bucket.under_load is not None
+    field = f"bucket[{index}].under_load"
+    under = load_under_load(bucket.under_load, field=field)
+    found = under.for_bucket(bucket)
+    if found is None:
+        have = {name: f"{p.prompt_tokens}:{p.output_tokens}" for name, p in under.pools.items()}
+        raise InvalidInput(field, str(bucket.under_load),
+                           f"has no pool named {bucket.label} nor one pool of its shape"
+                           f" {bucket.max_prompt_tokens}:{bucket.max_output_tokens} (it has {have}); measure this"
+                           " bucket with `lpuplan fidelity --project` or name the pool like the bucket")
+    if bucket.service_inflation is not None:
+        return bucket
+    name, pool = found
+    estimate_ = pool.service_inflation
+    value = estimate_.ci95[1] if estimate == "conservative" else estimate_.value
+    return bucket.model_copy(update={
+        "service_inflation": value,
+        "measured": {**bucket.measured, "service_inflation": (estimate_.value, *estimate_.ci95)},
+        "measured_from": {**bucket.measured_from, "service_inflation": under.describe(name)},
+    })
 
 
 _PROFILE_KEYS = {"r_prefill": "fit.r_prefill", "r_decode": "fit.r_decode", "l_fixed_ms": "fit.l_fixed_s"}

@@ -136,6 +136,11 @@ def print_sizing(plan: Plan, console: Console, *, verdict_first: bool = True) ->
     say(console, f"figures deciding N: {shown or '-'} (exact | bound | approximation+margin | simulated)")
     if sh.method not in _SAFE_KINDS:
         say(console, f"shared pool: {sh.method} ({sh.method_note}); refereed only by `lpuplan plan --simulate`")
+    for entry in plan.inputs["buckets"]:
+        inflation = entry["figures"].get("service_inflation")
+        if inflation is not None:  # S is multiplied by it (dimensioning.service_time)
+            say(console, f"bucket {entry['name']}: service time under load x{inflation['value']:.3f}"
+                 f" ({inflation['source']}{': ' + inflation['note'] if inflation['note'] else ''})")
     for bucket in plan.project.buckets:
         for text in (bucket.batch_assumption, bucket.mode_assumption):
             if text is not None:

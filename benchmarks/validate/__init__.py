@@ -21,6 +21,7 @@ from benchmarks.validate.measured import (
     server_service_under_load,
 )
 from benchmarks.validate.predict import QUANTILES, Prediction, predict_pool
+from benchmarks.validate.under_load import under_load_document
 
 __all__ = [
     "QUANTILES",
@@ -43,5 +44,6 @@ __all__ = [
     "ratio_interval",
     "run_fidelity",
     "server_service_under_load",
+    "under_load_document",
     "verdict",
 ]

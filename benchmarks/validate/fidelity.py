@@ -138,6 +138,12 @@ class FidelityReport:
         return out
 
 
+def _less(mean: Mean, shift_s: float) -> Mean:
+    """A mean (s) less a constant: the isolated e2el less the client's round trip."""
+    return Mean(mean.value - shift_s, (mean.ci95[0] - shift_s, mean.ci95[1] - shift_s),
+                mean.cv * mean.value / (mean.value - shift_s), mean.n, mean.median - shift_s)
+
+
 def verdict(measured: MeasuredPercentile, decision: tuple[float, float]) -> str:
     lo, hi = decision
     if lo <= measured.value_s <= hi:
@@ -270,14 +276,15 @@ def run_fidelity(
             records = [r for run in loaded for r in run.records if r.shape == design.name]
             if iso.server is not None:
                 found = inflation_from("server timings", server_service_under_load(records), iso.server,
-                                       "the server's own per-request service, loaded vs alone")
+                                       "the server's own per-request service, loaded vs alone", pool=design.name)
                 if found is not None:
                     inflation.append(found)
             elif len(pools) == 1 and design.servers == 1:
                 spacing = [x for run in loaded for x in departure_spacing([r for r in run.records if r.shape == design.name])]
-                found = inflation_from("departure spacing", spacing, iso.e2el,
-                                       "busy-period departure spacing vs isolated client e2el (which also holds the"
-                                       " request's trip to the server: the ratio is biased low by that trip)")
+                alone = _less(iso.e2el, overhead[design.name])
+                found = inflation_from("departure spacing", spacing, alone,
+                                       "busy-period departure spacing vs isolated client e2el less the client round"
+                                       " trip (both the server's time)", pool=design.name)
                 if found is not None:
                     inflation.append(found)
         residual = _residual(pools, isolated, inflation, pooled_summary, pool_results, rtt, server_time_scale)

@@ -12,8 +12,9 @@
   periods: when request i was sent before request i-1 finished, it started
   when i-1 finished, so ``end_i - end_(i-1)`` is its service time (the
   return path's delay cancels in the difference). Its mean is compared with
-  the isolated client e2el, which also holds the request's trip to the
-  server: a bias of that trip's size, reported with the figure.
+  the isolated client e2el less the client's round trip (a trivial
+  request's), so both sides are the server's time; the round trip's own
+  interval is not propagated (it is small next to the service's).
   The inflation is a ratio of means with a delta-method 95% interval.
 """
 
@@ -54,6 +55,7 @@ class Inflation:
     ratio: float
     ci95: tuple[float, float]
     note: str
+    pool: str = ""
 
 
 def order_statistic_interval(sorted_values: np.ndarray, q: float) -> tuple[float, float]:
@@ -111,9 +113,10 @@ def server_service_under_load(records: Sequence[RequestRecord]) -> list[float]:
     return out
 
 
-def inflation_from(source: str, under: list[float], isolated: Mean, note: str) -> Inflation | None:
+def inflation_from(source: str, under: list[float], isolated: Mean, note: str, pool: str = "") -> Inflation | None:
+    """Mean service under load over the isolated mean, with its interval (None below 2 samples under load)."""
     if len(under) < 2:
         return None
     loaded = mean_interval(under)
     ratio, ci = ratio_interval(loaded, isolated)
-    return Inflation(source, loaded, isolated, ratio, ci, note)
+    return Inflation(source, loaded, isolated, ratio, ci, note, pool)

@@ -80,18 +80,19 @@ class BucketShape:
 
     @classmethod
     def from_bucket(cls, bucket: Bucket) -> "BucketShape":
-        from dimensioning.service_time import rates_at_slots  # the rates at the replica's occupancy, as the sizing takes them
+        from dimensioning.service_time import sizing_rates  # at the replica's occupancy and under load, as the sizing
 
-        r_prefill, r_decode = rates_at_slots(bucket)
-        if r_prefill is None or r_decode is None or bucket.l_fixed_ms is None:
-            raise InvalidInput(f"bucket {bucket.label}", None, "resolve r_prefill, r_decode and l_fixed_ms first")
+        try:
+            r_prefill, r_decode, l_fixed_s = sizing_rates(bucket)
+        except ValueError:
+            raise InvalidInput(f"bucket {bucket.label}", None, "resolve r_prefill, r_decode and l_fixed_ms first") from None
         return cls(
             bucket.label,
             bucket.max_prompt_tokens,
             bucket.max_output_tokens,
             r_prefill,
             r_decode,
-            bucket.l_fixed_s,
+            l_fixed_s,
         )
 
     def service_time(self, output_tokens: np.ndarray | float | None = None) -> np.ndarray | float:

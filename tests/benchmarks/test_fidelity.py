@@ -29,6 +29,7 @@ from benchmarks.validate import (
     predict_pool,
     ratio_interval,
     run_fidelity,
+    under_load_document,
     verdict,
 )
 from dimensioning.queueing import MDc
@@ -110,21 +111,37 @@ def test_prediction_meets_measurement_on_the_emulator(emulated):
         p99 = pool.comparisons[-1]
         assert p99.verdict in ("consistent", "undecided"), (result.rho, p99)
     json.dumps(report.to_dict())
+    # the inflation is writable into a project (issue 16 item 2): every utilisation kept, the conservative one named
+    document = under_load_document(report, created="2026-12-01T00:00:00+00:00")
+    pool = document["pools"]["p64"]
+    assert (pool["prompt_tokens"], pool["output_tokens"], pool["estimator"]) == (64, 50, "server timings")
+    assert [row["rho"] for row in pool["by_rho"]] == [0.5, 0.7, 0.9]
+    assert pool["service_inflation"]["ci95"][1] == max(row["ci95"][1] for row in pool["by_rho"])
+    assert pool["service_inflation"]["value"] == pytest.approx(1.0, abs=1e-9)
+    assert document["source"] == {"command": "lpuplan fidelity", "url": emulated.url, "mode": "streamed", "runs": 2,
+                                  "requests_per_run": 200}
     if trusted == 0:  # a machine so loaded that the generator fell behind at every load: nothing was measured
         pytest.skip("LOUD SKIP: the load generator fell behind its schedule at every utilisation (send lag p99 >"
                     " 25 ms): this machine is too loaded to measure latency; rerun on a quieter one")
     assert report.passed == all(not r.fell_behind for r in report.results)
 
 
-def test_a_wrong_prediction_exits_3(emulated):
+def test_a_wrong_prediction_exits_3(emulated, tmp_path):
+    written = tmp_path / "under_load.json"
     result = CliRunner().invoke(app, [
         "fidelity", emulated.url, "--shape", "64:50", "--servers", "16", "--rho", "0.9", "--requests", "200",
         "--runs", "1", "--tokenizer", "words", "--bench-repeats", "4", "--replications", "50",
-        "--max-send-lag-ms", "1000", "--time-scale", "10",
+        "--max-send-lag-ms", "1000", "--time-scale", "10", "--write-under-load", str(written),
     ])
     assert result.exit_code == 3, result.output
     assert result.output.startswith("FAIL")
     assert "-> miss" in result.output, result.output
+    # the measured inflation is written even when a prediction misses (it is a measurement, not a verdict)
+    from dimensioning.under_load import load_under_load
+
+    under = load_under_load(written)
+    assert list(under.pools) == ["64x50"] and under.pools["64x50"].rho == 0.9
+    assert f"wrote {written}: 64x50 service_inflation" in result.output.replace("\n", "")
 
 
 def test_fidelity_cli_rejects_bad_input():
