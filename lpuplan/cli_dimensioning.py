@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 
 __all__ = ["register", "queue_figures", "run_plan"]
 
-_PERCENTILE_KEYS = (("wait_p50_s", 0.50), ("wait_p95_s", 0.95), ("wait_p99_s", 0.99), ("wait_p999_s", 0.999))
+_QUEUE_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)  # in percent; keys and labels from dimensioning.keys
 
 
 def queue_figures(rate: float, service_s: float, servers: int, capacity: int | None) -> dict[str, Any]:
-    """The M/D/c (or M/D/c/K) calculator's figures, SI units, JSON-ready."""
+    """The M/D/c (or M/D/c/K) calculator's figures, JSON-ready: waits in ms (``wait_p99_ms``...)."""
+    from dimensioning.keys import WAIT, latency_key, to_ms
     from dimensioning.queueing import MDc, MDcK
 
     if capacity is None:
@@ -39,10 +40,10 @@ def queue_figures(rate: float, service_s: float, servers: int, capacity: int | N
         "utilization": float(model.utilization),
         "prob_wait": float(model.prob_wait),
         "stable": bool(model.stable),
-        "wait_mean_s": float(model.wait.mean()),
+        latency_key(WAIT, "mean"): to_ms(float(model.wait.mean())),
     }
-    for key, p in _PERCENTILE_KEYS:
-        out[key] = float(model.wait.ppf(p))
+    for q in _QUEUE_PERCENTILES:
+        out[latency_key(WAIT, q)] = to_ms(float(model.wait.ppf(q / 100)))
     if capacity is not None:
         out["blocking_probability"] = float(model.blocking_probability)
         out["queue_capacity"] = int(model.queue_capacity)
@@ -76,11 +77,14 @@ def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: b
     if out_dir is not None:
         # one set: every file lands in a fresh folder swapped in at the end (lpuplan.output)
         with output_set(out_dir, option="--out") as staging:
-            written.append(write_json(staging / "plan.json", plan.to_dict(), option="--out"))
+            facility = (write_facility_outputs(plan.facility, staging / "facility", option="--out")
+                        if plan.facility is not None else [])
+            # plan.json keeps the facility's summary and points at the file that holds its detail
+            detail = next((p.relative_to(staging).as_posix() for p in facility if p.name == "facility.json"), None)
+            written.append(write_json(staging / "plan.json", plan.to_dict(facility_detail=detail), option="--out"))
             written.append(write_atomic(staging / "dimensioning_inputs.md", render_inputs_worksheet(plan, source), option="--out"))
             written.append(write_atomic(staging / "capacity_model.md", render_capacity_worksheet(plan), option="--out"))
-            if plan.facility is not None:
-                written += write_facility_outputs(plan.facility, staging / "facility")
+            written += facility
         written = [out_dir / path.relative_to(staging) for path in written]
     return plan, written
 
@@ -119,7 +123,10 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation.")] = 1,
         json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
     ) -> None:
-        """M/D/c calculator: utilisation, P(wait), mean and percentile waits, blocking."""
+        """M/D/c calculator: utilisation, P(wait), mean and percentile waits, blocking.
+
+        Example: lpuplan queue --rate 900 --service-ms 3700 --servers 4000 --capacity 4400
+        """
         if not (rate > 0 and math.isfinite(rate)):
             raise InvalidInput("--rate", rate, "give a positive arrival rate in requests/s")
         if not (service_ms > 0 and math.isfinite(service_ms)):
@@ -142,7 +149,9 @@ def register(app: typer.Typer) -> None:
         out = queue_figures(rate, service_ms / 1e3, servers, capacity)
         if simulate is not None:
 
-            out["simulated"] = simulate_queue(rate, service_ms / 1e3, servers, capacity, simulate, seed)
+            from dimensioning.keys import to_output
+
+            out["simulated"] = to_output(simulate_queue(rate, service_ms / 1e3, servers, capacity, simulate, seed))
         if json_output:
             stdout.file.write(dumps_json(out))
             return
@@ -177,7 +186,9 @@ def register(app: typer.Typer) -> None:
             result, written = run_plan(project, source, out, simulate=simulate, seed=seed, progress=progress)
         note = (f"wrote {len(written)} files into {out}: " + ", ".join(str(p.relative_to(out)) for p in written[:3])
                 + (", facility/ (rack plan, budgets, NetBox CSVs, xlsx, PNG)" if result.facility is not None else ""))
-        _emit(result, output_format, lambda plan, console: print_plan(plan, console, files_note=note))
+        detail = next((p.relative_to(out).as_posix() for p in written if p.name == "facility.json"), None)
+        _emit(result, output_format, lambda plan, console: print_plan(plan, console, files_note=note),
+              facility_detail=detail)
         if not result.passed:
             raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -191,10 +202,11 @@ class OutputFormat(str, Enum):
     md = "md"
 
 
-def _emit(plan: Any, output_format: OutputFormat, printer: Callable[[Any, Any], None]) -> None:
+def _emit(plan: Any, output_format: OutputFormat, printer: Callable[[Any, Any], None], *,
+          facility_detail: str | None = None) -> None:
     """Print ``plan`` in ``output_format`` (the renderers format; nothing is recomputed)."""
     if output_format is OutputFormat.json:
-        stdout.file.write(dumps_json(plan.to_dict()))
+        stdout.file.write(dumps_json(plan.to_dict(facility_detail=facility_detail)))
     elif output_format is OutputFormat.csv:
         import csv
         import io
@@ -216,6 +228,8 @@ def _emit(plan: Any, output_format: OutputFormat, printer: Callable[[Any, Any], 
 
 
 def _print_queue(out: dict[str, Any], rate: float, service_ms: float, servers: int, capacity: int | None) -> None:
+    from dimensioning.keys import WAIT, header, latency_key, percentile_label
+
     kind = f"M/D/{servers}" + (f"/{capacity}" if capacity is not None else "")
     table = Table(title=f"{kind}: lambda = {rate:g}/s, D = {service_ms:g} ms ({out['method']})", title_justify="left")
     table.add_column("figure")
@@ -226,13 +240,12 @@ def _print_queue(out: dict[str, Any], rate: float, service_ms: float, servers: i
         table.add_column("simulated (95% CI)", justify="right")
     rows = [("utilisation (offered)", "utilization", False)] if capacity is None else [
         ("utilisation (offered)", "utilization", False), ("utilisation (carried)", "carried_utilization", False)]
-    rows += [("P(wait)", "prob_wait", False), ("wait mean (ms)", "wait_mean_s", True),
-            ("wait p50 (ms)", "wait_p50_s", True), ("wait p95 (ms)", "wait_p95_s", True), ("wait p99 (ms)", "wait_p99_s", True),
-            ("wait p99.9 (ms)", "wait_p999_s", True)]
+    rows += [("P(wait)", "prob_wait", False), (header("wait mean"), latency_key(WAIT, "mean"), True)]
+    rows += [(header(f"wait {percentile_label(q)}"), latency_key(WAIT, q), True) for q in _QUEUE_PERCENTILES]
     if capacity is not None:
         rows.append(("blocking", "blocking_probability", False))
-    for label, key, is_time in rows:
-        scale = 1e3 if is_time else 1.0
+    for label, key, _is_time in rows:
+        scale = 1.0  # waits are already in ms (the output vocabulary)
         cells = [label, _fmt(out[key], scale)]
         if sim:
             # the simulator measures the carried load; with a capacity that is not the offered one

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -23,11 +24,12 @@ from lpuplan.output import check_output_file, check_output_set, dumps_json, outp
 __all__ = ["register", "write_facility_outputs", "render_facility_tables"]
 
 
-def write_facility_outputs(result: FacilityResult, out_dir: str | Path, *, show_progress: bool = False) -> list[Path]:
+def write_facility_outputs(result: FacilityResult, out_dir: str | Path, *, show_progress: bool = False,
+                           option: str = "output") -> list[Path]:
     """Write every facility output (JSON, CSV, NetBox CSVs, xlsx, PNG) into ``out_dir``, atomically.
 
     Returns the paths written, in a stable order. ``show_progress`` draws a
-    progress bar on stderr (large sites take several seconds).
+    progress bar on stderr (large sites take several seconds). ``option``: the flag an error names.
     """
     out = Path(out_dir)
     written: list[Path] = []
@@ -39,7 +41,7 @@ def write_facility_outputs(result: FacilityResult, out_dir: str | Path, *, show_
         for label, render in renderers:
             progress.update(task, description=f"writing {label}")
             for name, data in render(result).items():
-                written.append(write_atomic(out / name, data))
+                written.append(write_atomic(out / name, data, option=option))
             progress.advance(task)
     return written
 
@@ -75,7 +77,7 @@ def render_facility_tables(result: FacilityResult) -> None:
             _fmt(d.service_time_s),
             f"{p.replicas_initial} -> {p.replicas_final}" + (f" ({p.unplaced} unplaced)" if p.unplaced else ""),
             str(p.added),
-            "ok" if p.normal.passed else "FAIL",
+            "PASS" if p.normal.passed else "FAIL",
         )
     stdout.print(pools)
     for p in result.pools:
@@ -96,7 +98,7 @@ def render_facility_tables(result: FacilityResult) -> None:
             tight.pool,
             _fmt(tight.check.capacity_margin_rps),
             _fmt(max(p.check.p99_s for p in v.pools)),
-            "ok" if v.passed else ("FAIL" if v.required else "fails (not required)"),
+            "PASS" if v.passed else ("FAIL" if v.required else "FAIL (not required)"),
         )
     stdout.print(levels)
     budgets = Table(title="Budgets (every element; margin = limit - value)")
@@ -120,7 +122,7 @@ def render_facility_tables(result: FacilityResult) -> None:
     for note in result.notes:
         stdout.print(f"note: {note}", soft_wrap=True)
     for failure in result.failures:
-        stdout.print(f"[bold red]FAIL[/] {failure}", markup=True, soft_wrap=True)
+        stdout.print(f"[bold red]FAIL[/] {escape(failure)}", markup=True, soft_wrap=True)
     stdout.print("[bold green]all facility checks pass[/]" if result.passed else "[bold red]facility checks fail[/]", markup=True)
 
 
@@ -147,6 +149,8 @@ def register(app: typer.Typer) -> None:
 
         Replicas are added where N+1 fails at [redundancy] level. The outputs are
         written even when a check fails: they show what fails and by how much.
+
+        Example: lpuplan facility lpuplan.toml --out site-plan
         """
         if out is not None:
             check_output_set("--out", out)
@@ -162,7 +166,7 @@ def register(app: typer.Typer) -> None:
         files: list[Path] = []
         if out is not None:
             with output_set(out, option="--out") as staging:  # the files arrive as one set
-                staged = write_facility_outputs(result, staging, show_progress=interactive)
+                staged = write_facility_outputs(result, staging, show_progress=interactive, option="--out")
             files = [out / path.relative_to(staging) for path in staged]
         if graph is not None:
             from facility.topology import graphml_text

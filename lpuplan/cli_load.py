@@ -13,7 +13,7 @@ import contextlib
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
@@ -90,10 +90,13 @@ def _render(summary: dict[str, Any]) -> None:
     good = summary["goodput"]
     stdout.print(f"  throughput {tput or 0:.2f} req/s, {summary['output_throughput'] or 0:.0f} output tok/s;"
                  f" goodput {good or 0:.2f} req/s")
-    stdout.print(f"  {'ms':<8}{'mean':>10}{'median':>10}{'p90':>10}{'p95':>10}{'p99':>10}{'p99.9':>10}")
+    from dimensioning.keys import PERCENTILES, percentile_key, percentile_label
+
+    stats = [("mean", "mean")] + [(percentile_key(q), percentile_label(q)) for q in PERCENTILES]
+    stdout.print(f"  {'(ms)':<8}" + "".join(f"{label:>10}" for _, label in stats))
     for metric in ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms"):
         d = summary[metric]
-        cells = "".join(f"{d[k]:>10.2f}" if d[k] is not None else f"{'-':>10}" for k in ("mean", "median", "p90", "p95", "p99", "p99.9"))
+        cells = "".join(f"{d[k]:>10.2f}" if d[k] is not None else f"{'-':>10}" for k, _ in stats)
         stdout.print(f"  {metric[:-3]:<8}{cells}")
 
 
@@ -114,9 +117,9 @@ def register(app: typer.Typer) -> None:
         requests: Annotated[Optional[int], typer.Option("--requests", help="Requests per run.")] = None,
         duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="Seconds of schedule per run (instead of --requests).")] = None,
         model: Annotated[str, typer.Option("--model", help="Model id to request.")] = "default",
-        api: Annotated[str, typer.Option("--api", help="completions or chat.")] = "completions",
+        api: Annotated[Literal["completions", "chat"], typer.Option("--api", help="completions or chat.")] = "completions",
         stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Stream (SSE) or take one JSON answer.")] = True,
-        tokenizer: Annotated[str, typer.Option("--tokenizer", help="server (its /tokenize), words (the emulator's) or none (approximate).")] = "server",
+        tokenizer: Annotated[Literal["server", "words", "none"], typer.Option("--tokenizer", help="server (its /tokenize), words (the emulator's) or none (approximate).")] = "server",
         timeout_s: Annotated[float, typer.Option("--timeout-s", help="Per-request read timeout, seconds.")] = 60.0,
         time_scale: Annotated[float, typer.Option("--time-scale", help="The server runs this many times faster (lpuplan emulate --time-scale): rates and times are in its emulated seconds.")] = 1.0,
         slo_e2el_ms: Annotated[Optional[float], typer.Option("--slo-e2el-ms", help="Goodput: e2el objective (default: the project's per bucket).")] = None,
@@ -124,12 +127,15 @@ def register(app: typer.Typer) -> None:
         slo_tpot_ms: Annotated[Optional[float], typer.Option("--slo-tpot-ms", help="Goodput: TPOT objective.")] = None,
         max_send_lag_ms: Annotated[float, typer.Option("--max-send-lag-ms", help="Flag a run whose send lag p99 exceeds this (wall ms).")] = 2.0,
         spin_ms: Annotated[float, typer.Option("--spin-ms", help="Wake this early and yield until each send (sharper sends, more CPU).")] = 0.0,
-        client: Annotated[str, typer.Option("--client", help="aiohttp (least CPU per request) or httpx.")] = "aiohttp",
+        client: Annotated[Literal["aiohttp", "httpx"], typer.Option("--client", help="aiohttp (least CPU per request) or httpx.")] = "aiohttp",
         seed: Annotated[int, typer.Option("--seed", help="Seed of arrivals and shape draws (run i uses seed + i).")] = 0,
         out: Annotated[Optional[Path], typer.Option("--out", help="Folder for requests-<rate>.jsonl, summary.json and summary.csv.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as one JSON object, nothing else.")] = False,
     ) -> None:
-        """Put open-loop load on URL and summarise it (see docs/validate.md)."""
+        """Put open-loop load on URL and summarise it (see docs/validate.md).
+
+        Example: lpuplan load http://127.0.0.1:8080/v1 --rate 20 --duration 60 --json
+        """
         from benchmarks.load import build_prompts, build_schedule, parse_shape, run_load, summarize, summary_csv
 
         if out is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from dimensioning.inputs import Bucket
+from dimensioning.keys import E2EL, TPOT, TTFT, slo_key, to_ms, to_output, with_kind
 from dimensioning.provenance import Figure, Source
 from dimensioning.shared_pool import SharedPoolSizing, size_shared_pool
 from dimensioning.sizing import BucketSizing, Targets, size_bucket
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PLAN_SCHEMA", "Check", "Plan", "build_plan", "size_project"]
 
-PLAN_SCHEMA = "lpuplan.plan/2"  # changes: docs/plan-schema.md
+PLAN_SCHEMA = "lpuplan.plan/3"  # changes: docs/plan-schema.md
 
 
 @dataclass(frozen=True)
@@ -117,30 +118,37 @@ class Plan:
                     for name, source in sorted(layout.sources.items()) if source == "assumed"]
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form (``Infinity`` where a queue is unstable)."""
+    def to_dict(self, *, facility_detail: str | None = None) -> dict[str, Any]:
+        """Plain JSON-ready form in the output vocabulary (:mod:`dimensioning.keys`: latencies in ms,
+        ``e2el``/``ttft``/``tpot``, ``p99_9``; ``Infinity`` where a queue is unstable).
+
+        The facility appears as its summary (:func:`lpuplan.facility_summary.facility_summary`);
+        ``facility_detail`` is the relative path of the facility.json that keeps the detail
+        (``lpuplan plan`` passes ``facility/facility.json``; None when none is written).
+        """
+        from lpuplan.facility_summary import facility_summary
         from lpuplan.verdict import plan_verdict  # the headline is read off this plan, never recomputed
 
         return {
             "schema": PLAN_SCHEMA,
-            "verdict": plan_verdict(self).to_dict(),
+            "verdict": to_output(plan_verdict(self).to_dict()),
             "project": self.project.name,
             "passed": self.passed,
             "inputs": self.inputs,
             "assumptions": self.assumptions,
-            "targets": dataclasses.asdict(self.targets),
+            "targets": _targets_dict(self.targets),
             "traffic": _plain(self.traffic),
             "dedicated": {
                 "replicas": self.dedicated_replicas,
                 "chips": self.dedicated_chips,
-                "buckets": [_bucket_dict(b) for b in self.dedicated],
+                "buckets": [to_output(_bucket_dict(b)) for b in self.dedicated],
             },
-            "shared": {**_plain(self.shared), "chips": self.shared_chips},
-            "checks": [dataclasses.asdict(c) for c in self.checks],
-            "simulated": _plain(self.simulated),
+            "shared": to_output({**_plain(self.shared), "chips": self.shared_chips}),
+            "checks": [to_output(dataclasses.asdict(c)) for c in self.checks],
+            "simulated": to_output(_plain(self.simulated)),
             "final_replicas": self.final_replicas,
-            "facility": self.facility.to_dict() if self.facility is not None else None,
-            "gameday": self.gameday.to_dict() if self.gameday is not None else None,
+            "facility": facility_summary(self.facility, facility_detail) if self.facility is not None else None,
+            "gameday": to_output(self.gameday.to_dict()) if self.gameday is not None else None,
         }
 
 
@@ -152,13 +160,35 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _targets_dict(targets: Targets) -> dict[str, Any]:
+    """The project-wide objectives under their output names (``<metric>_slo[_degraded]_ms``)."""
+    return {
+        "rho_target_normal": targets.rho_target_normal,
+        "rho_target_degraded": targets.rho_target_degraded,
+        "replicas_lost": targets.replicas_lost,
+        "shed_target": targets.shed_target,
+        "arrival_scv": targets.arrival_scv,
+        slo_key(E2EL): to_ms(targets.e2el_p99_s),
+        slo_key(E2EL, "degraded"): to_ms(targets.e2el_degraded_p99_s),
+        slo_key(TTFT): to_ms(targets.ttft_p99_s),
+        slo_key(TTFT, "degraded"): to_ms(targets.ttft_degraded_p99_s),
+        slo_key(TPOT): to_ms(targets.tpot_p99_s),
+    }
+
+
 def _bucket_dict(sizing: BucketSizing) -> dict[str, Any]:
+    """A bucket's sizing with its internal (SI) field names; :func:`to_output` renames them."""
     out = _plain(sizing)
     out["service"].update(
         total_s=sizing.service.total_s, mean_s=sizing.service.mean_s, conservatism=sizing.service.conservatism,
         first_token_s=sizing.service.first_token_s,
     )
     out["replicas_operational_degraded"] = sizing.replicas_operational_degraded
+    if out.get("referee"):
+        # a refereed latency row is in seconds, a shed row a share: say so, so the edge converts the first
+        out["referee"] = {**out["referee"], "figures": [
+            {**row, "unit": "s" if row["constraint"].endswith("_p99") else "share"}
+            for row in out["referee"]["figures"]]}
     return out
 
 
@@ -262,7 +292,7 @@ def _figure_checks(b: BucketSizing) -> list[Check]:
                                     f"{f.kind} without a safe margin and not refereed by the simulator: {f.note}{lost}",
                                     f.kind))
             else:
-                checks.append(Check(name, b.name, f.passed, f.value, f.limit, f.unit, f"{f.kind}: {f.note}{lost}",
+                checks.append(Check(name, b.name, f.passed, f.value, f.limit, f.unit, f"{with_kind(f.kind, f.note)}{lost}",
                                     f.kind))
     return checks
 

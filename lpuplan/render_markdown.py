@@ -125,7 +125,7 @@ def render_capacity_worksheet(plan: Plan) -> str:
     )
     shared_rows = [
         f"| {_cell(v.name)} | {pct(v.share_of_served, 2)} | {ms(v.service_s, 1)} | {ms(v.latency_p99_normal_s)} | {ms(v.latency_p99_degraded_s)} | {ms(v.slo_s)} |"
-        f" {num(v.work_threshold_s, 1)} |"
+        f" {ms(v.work_threshold_s, 1)} |"
         for v in sh.buckets
     ]
     check_rows = [
@@ -187,14 +187,14 @@ def _simulated_section(plan: Plan) -> str:
             continue
         rows = [f"| {_cell(name)} | {_interval_ms(r['latency_mean_s'], r['latency_mean_s_ci95']) if 'latency_mean_s' in r else '-'} |"
                 f" {_interval_ms(r['latency_p99_s'], r['latency_p99_s_ci95'])} | {ms(r.get('slo_s'))} |"
-                f" {'yes' if r.get('within_slo') else 'no'} |" for name, r in figures["buckets"].items()]
+                f" {'PASS' if r.get('within_slo') else 'FAIL'} |" for name, r in figures["buckets"].items()]
         if "replicas" in figures:
             title += (f": {figures['replicas']} replicas" + ("" if figures["replicas"] == figures["replicas_from_approximation"]
                       else f" (the M/G/c approximation said {figures['replicas_from_approximation']}; the simulator needed more)"))
         parts.append(
-            f"**{title}.** {_cell(figures['note'])}. Pool-wide p99 latency {_interval_ms(figures['latency_p99_s'], figures['latency_p99_s_ci95'])} ms,"
+            f"**{title}.** {_cell(figures['note'])}. Pool-wide e2el p99 {_interval_ms(figures['latency_p99_s'], figures['latency_p99_s_ci95'])} ms,"
             f" p99 wait {_interval_ms(figures['wait_p99_s'], figures['wait_p99_s_ci95'])} ms.\n\n"
-            "| bucket | mean latency ms [95% CI] | p99 latency ms [95% CI] | SLO ms | within SLO |\n|---|---|---|---|---|\n" + "\n".join(rows)
+            "| bucket | e2el mean (ms) [95% CI] | e2el p99 (ms) [95% CI] | e2el SLO (ms) | verdict |\n|---|---|---|---|---|\n" + "\n".join(rows)
         )
     parts += [f"- skipped: {_cell(reason)}" for reason in sim.skipped]
     return "\n\n".join(parts) if parts else "Nothing needed simulating."

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from rich.console import Console
 
+from dimensioning.keys import E2EL, MS_PER_S, TTFT, latency_key, slo_key
 from lpuplan.formatting import console_width, ms, num, pct, prob, say
 from lpuplan.plan import Plan
 from lpuplan.verdict import plan_verdict
@@ -51,8 +52,8 @@ def _print_table(console: Console, title: str, header: Sequence[str], rows: Sequ
 
 def sizing_rows(plan: Plan) -> tuple[list[str], list[list[str]]]:
     """The per-bucket sizing table (also the CSV of ``--format csv``)."""
-    header = ["bucket", "share", "req/s", "S ms", "S mean ms", "N", "rho", "rho deg", "p50 ms", "p99 ms",
-              "p99 deg ms", "SLO ms", "TTFT p99 ms", "C_max", "Queue_cap", "shed", "shed deg", "binding"]
+    header = ["bucket", "share", "req/s", "S (ms)", "S mean (ms)", "N", "rho", "rho deg", "p50 (ms)", "p99 (ms)",
+              "p99 deg (ms)", "SLO (ms)", "TTFT p99 (ms)", "C_max", "Queue_cap", "shed", "shed deg", "binding"]
     rows = []
     for b in plan.dedicated:
         adm, adm_d = b.admission_normal, b.admission_degraded
@@ -71,8 +72,8 @@ def sizing_rows(plan: Plan) -> tuple[list[str], list[list[str]]]:
 def sizing_csv_rows(plan: Plan) -> tuple[list[str], list[list[str]]]:
     """The per-bucket sizing as plain numbers for ``--format csv`` (ms, shares as fractions; empty: none)."""
     header = ["bucket", "feasible", "share", "arrival_rate_rps", "s_bucket_ms", "s_mean_ms", "replicas", "rho", "rho_degraded",
-              "e2el_p50_ms", "e2el_p99_ms", "e2el_p99_9_ms", "e2el_p99_degraded_ms", "slo_ms", "ttft_p99_ms", "c_max",
-              "queue_cap", "shed", "shed_degraded", "binding"]
+              latency_key(E2EL, 50.0), latency_key(E2EL, 99.0), latency_key(E2EL, 99.9), latency_key(E2EL, 99.0, "degraded"),
+              slo_key(E2EL), latency_key(TTFT, 99.0), "c_max", "queue_cap", "shed", "shed_degraded", "binding"]
 
     def g(value: float | None, scale: float = 1.0) -> str:
         return "" if value is None else f"{value * scale:.9g}"
@@ -104,16 +105,16 @@ def print_sizing(plan: Plan, console: Console, *, verdict_first: bool = True) ->
         return list(names), [[r[pick[n]] for n in names] for r in rows]
 
     _print_table(console, f"Dedicated pools: {plan.project.name} (S = the bucket bound, output at its cap)",
-                 *cols(["bucket", "share", "req/s", "S ms", "S mean ms", "N", "rho", "rho deg"]))
+                 *cols(["bucket", "share", "req/s", "S (ms)", "S mean (ms)", "N", "rho", "rho deg"]))
     for b in plan.dedicated:
         if b.feasible:
             say(console, f"{b.name}: N = {b.replicas}, binding: {', '.join(b.binding) or '-'}", indent="  ")
         else:
             say(console, f"{b.name}: FAIL, cannot be sized: {b.infeasible_reason}", indent="  ")
-    latency = ["bucket", "p50 ms", "p99 ms", "p99 deg ms", "SLO ms"]
-    if any(r[pick["TTFT p99 ms"]] != "-" for r in rows):
-        latency.append("TTFT p99 ms")
-    _print_table(console, "Latency (queueing delay + S; deg = with the provisioned loss)", *cols(latency))
+    latency = ["bucket", "p50 (ms)", "p99 (ms)", "p99 deg (ms)", "SLO (ms)"]
+    if any(r[pick["TTFT p99 (ms)"]] != "-" for r in rows):
+        latency.append("TTFT p99 (ms)")
+    _print_table(console, "e2el latency (queueing delay + S; deg = with the provisioned loss)", *cols(latency))
     _print_table(console, "Admission (C_max per replica; Queue_cap pool-wide; shed at the peak)",
                  *cols(["bucket", "C_max", "Queue_cap", "shed", "shed deg"]))
     chips = plan.dedicated_chips
@@ -157,8 +158,10 @@ def print_checks(plan: Plan, console: Console) -> None:
     say(console, f"Checks: {len(plan.checks) - len(failed)} of {len(plan.checks)} pass"
          + ("" if failed else " (plan.json lists each with its figure and method)"))
     for c in failed:
-        value = "" if c.value is None else f" {c.value:.4g}{(' ' + c.unit) if c.unit else ''}"
-        limit = "" if c.limit is None else f" vs {c.limit:.4g}{(' ' + c.unit) if c.unit else ''}"
+        # a latency check's figures are in seconds inside; people read ms (dimensioning.keys)
+        scale, unit = (MS_PER_S, "ms") if c.unit == "s" else (1.0, c.unit)
+        value = "" if c.value is None else f" {c.value * scale:.4g}{(' ' + unit) if unit else ''}"
+        limit = "" if c.limit is None else f" vs {c.limit * scale:.4g}{(' ' + unit) if unit else ''}"
         say(console, f"FAIL {c.name} [{c.subject}]{value}{limit}: {c.detail}", indent="  ")
 
 
@@ -176,7 +179,7 @@ def print_simulated(plan: Plan, console: Console) -> None:
             rows.append([label, name, ms(row.get("latency_mean_s")), ms(row["latency_p99_s"]), f"{ms(lo)}-{ms(hi)}",
                          ms(row.get("slo_s"))])
     _print_table(console, "Simulated (95% intervals; the sizing uses the exact bounds above)",
-                 ["figure", "bucket", "mean ms", "p99 ms", "p99 95% CI ms", "SLO ms"], rows,
+                 ["figure", "bucket", "mean (ms)", "p99 (ms)", "p99 95% CI (ms)", "SLO (ms)"], rows,
                  [False, False, True, True, True, True])
     shared = sim.shared_pool
     if shared is not None and shared["replicas"] != shared["replicas_from_approximation"]:
@@ -197,7 +200,7 @@ def print_facility(plan: Plan, console: Console) -> None:
                  ["pool", "replicas (sizing)", "after N+k", "nodes/replica", "unplaced"], rows)
     levels = []
     for level in result.levels:
-        state = "pass" if level.passed else "FAIL"
+        state = "PASS" if level.passed else "FAIL"
         need = "required" if level.required else "reported"
         levels.append([level.level, f"N+{level.n_plus}", need, level.worst_domain or "-",
                        str(level.worst_replicas_lost), state])

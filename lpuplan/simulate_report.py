@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from dimensioning.keys import E2EL, PERCENTILES, latency_key, percentile_key, percentile_label, slo_key, to_output
 from lpuplan.cli_support import stdout
 
 if TYPE_CHECKING:
@@ -37,7 +38,11 @@ def _failure_dict(failure: Failure | None) -> dict[str, Any] | None:
 
 def result_dict(project: Project, result: SimulationResult, description: dict[str, Any],
                 verdict: SimulationVerdict) -> dict[str, Any]:
-    """The JSON object of ``lpuplan simulate --json`` (method: simulated, with 95% intervals)."""
+    """The JSON object of ``lpuplan simulate --json`` (method: simulated, with 95% intervals).
+
+    Latencies in ms under :mod:`dimensioning.keys` names (``e2el_p99_ms``, ``wait_p99_9_ms``,
+    ``e2el_slo_ms``); the run's time line (``wall_s``, ``span_s``, the failure's times) in seconds.
+    """
     return {
         "project": project.name,
         "method": "simulated",
@@ -46,8 +51,8 @@ def result_dict(project: Project, result: SimulationResult, description: dict[st
         "wall_s": result.wall_s,
         "scenario": description,
         "failure": _failure_dict(result.failure),
-        "summary": result.summary.to_dict(),
-        "buckets": [b.to_dict() for b in verdict.buckets],
+        "summary": to_output(result.summary.to_dict()),
+        "buckets": [to_output(b.to_dict()) for b in verdict.buckets],
         "slo_ok": all(b.slo_ok is not False for b in verdict.buckets),
         "unserved": verdict.unserved.to_dict(),
         "passed": verdict.passed,
@@ -61,8 +66,14 @@ def _seconds(value: float | None) -> str:
     return f"{value * 1e3:,.1f} ms" if value < 10 else f"{value:,.2f} s"
 
 
+def _ms(value_ms: float | None) -> str:
+    """A figure already in ms (the JSON's), shown as :func:`_seconds` shows one in seconds."""
+    return _seconds(None if value_ms is None else value_ms / 1e3)
+
+
 def render(payload: dict[str, Any], result: SimulationResult, verdict: SimulationVerdict) -> None:
     """Verdict first, then the wait/latency table, traffic figures and the per-bucket SLO table."""
+    from rich.markup import escape
     from rich.table import Table
 
     summary = result.summary
@@ -70,22 +81,23 @@ def render(payload: dict[str, Any], result: SimulationResult, verdict: Simulatio
         stdout.print("[bold green]PASS[/]: every bucket's simulated p99 (upper 95% end) meets its SLO"
                      + ("" if verdict.unserved.ok is None else ", and shed + lost is within target"), markup=True)
     else:
-        stdout.print("[bold red]FAIL[/]: " + "; ".join(verdict.failures), markup=True)
+        stdout.print("[bold red]FAIL[/]: " + escape("; ".join(verdict.failures)), markup=True)
     stdout.print(
-        f"[bold]{payload['project']}[/]: simulated {summary.requests:,} requests "
+        f"[bold]{escape(payload['project'])}[/]: simulated {summary.requests:,} requests "
         f"(seed {result.seed}, engine {', '.join(result.engines)}, {result.wall_s:.2f} s)",
         markup=True,
     )
-    table = Table(title="wait and latency (simulated, 95% interval)")
-    for column in ("figure", "wait", "wait 95% CI", "latency", "latency 95% CI"):
+    table = Table(title="wait and e2el latency (simulated, 95% interval)")
+    for column in ("figure", "wait", "wait 95% CI", "e2el", "e2el 95% CI"):
         table.add_column(column, justify="right" if column != "figure" else "left")
-    for key in ("mean", "p50", "p95", "p99", "p999"):
+    shown = [("mean", "mean")] + [(percentile_key(q), percentile_label(q)) for q in PERCENTILES]
+    for key, label in shown:
         wait = summary.wait.get(key)
         latency = summary.latency.get(key)
         if wait is None or latency is None:
             continue
         table.add_row(
-            key,
+            label,
             _seconds(wait.value),
             f"{_seconds(wait.low)} - {_seconds(wait.high)}",
             _seconds(latency.value),
@@ -106,19 +118,20 @@ def render(payload: dict[str, Any], result: SimulationResult, verdict: Simulatio
     if unserved.target is not None:
         rates.add_row("shed + lost share (upper 95%) / target",
                       f"{unserved.share:.3g} ({unserved.share_high:.3g}) / {unserved.target:.3g}"
-                      + ("" if unserved.ok else "  NO"))
+                      + ("  PASS" if unserved.ok else "  FAIL"))
     stdout.print(rates)
-    buckets = Table(title="per bucket: p99 latency against the SLO")
-    for column in ("bucket", "requests", "p99 latency", "95% CI", "SLO", "ok"):
+    buckets = Table(title="per bucket: e2el p99 against the SLO")
+    for column in ("bucket", "requests", "e2el p99", "95% CI", "SLO", "verdict"):
         buckets.add_column(column, justify="left" if column == "bucket" else "right")
+    p99 = latency_key(E2EL, 99.0)
     for row in payload["buckets"]:
-        interval = row["latency_p99_s_ci95"]
+        interval = row[f"{p99}_ci95"]
         buckets.add_row(
             row["bucket"],
             f"{row['requests']:,}",
-            _seconds(row["latency_p99_s"]),
-            "-" if interval is None else f"{_seconds(interval[0])} - {_seconds(interval[1])}",
-            _seconds(row["slo_p99_s"]),
-            {True: "yes", False: "NO", None: "-"}[row["slo_ok"]],
+            _ms(row[p99]),
+            "-" if interval is None else f"{_ms(interval[0])} - {_ms(interval[1])}",
+            _ms(row[slo_key(E2EL)]),
+            {True: "PASS", False: "FAIL", None: "-"}[row["slo_ok"]],
         )
     stdout.print(buckets)

@@ -10,8 +10,9 @@ server's time (wall x ``time_scale``):
   carries several tokens is one gap, as vLLM reports it);
 - ``e2el_ms``: end of the response - send.
 
-Each with ``mean``, ``median``, ``p90``, ``p95``, ``p99``, ``p99.9``
-(``numpy.percentile``, linear). Throughput over the run's span (first send
+Each with ``mean``, ``p50``, ``p90``, ``p95``, ``p99``, ``p99_9``
+(``numpy.percentile``, linear; key names from :mod:`dimensioning.keys`, as
+every lpuplan output names them). Throughput over the run's span (first send
 to last end): ``request_throughput`` (completed req/s), ``output_throughput``
 and ``total_token_throughput`` (tokens/s). ``goodput``: completed requests
 per second that meet EVERY objective given (e2el per shape, TTFT, TPOT).
@@ -31,14 +32,15 @@ from typing import Any
 import numpy as np
 
 from benchmarks.load.runner import LoadRun
+from dimensioning.keys import PERCENTILES as KEY_PERCENTILES, percentile_key
 
 __all__ = ["PERCENTILES", "summarize", "summary_csv", "distribution"]
 
-PERCENTILES = (("median", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0), ("p99.9", 99.9))
+PERCENTILES = tuple((percentile_key(q), q) for q in KEY_PERCENTILES)  # p50, p90, p95, p99, p99_9
 
 
 def distribution(values_ms: list[float] | np.ndarray) -> dict[str, float | None]:
-    """mean, median, p90, p95, p99, p99.9 of ``values_ms`` (None when empty)."""
+    """mean, p50, p90, p95, p99, p99_9 of ``values_ms`` (None when empty)."""
     data = np.asarray(values_ms, dtype=float)
     if data.size == 0:
         return {"mean": None, **{name: None for name, _ in PERCENTILES}, "count": 0}

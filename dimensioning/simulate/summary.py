@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from dimensioning.keys import PERCENTILES as KEY_PERCENTILES, percentile_key
 from dimensioning.simulate.records import Records
 from dimensioning.simulate.statistics import DEFAULT_BATCHES, Estimate, quantile, sectioning_estimate
 
 __all__ = ["Summary", "summarize", "PERCENTILES"]
 
-PERCENTILES: dict[str, float] = {"p50": 0.50, "p95": 0.95, "p99": 0.99, "p999": 0.999}
+# the output vocabulary's percentiles (dimensioning.keys): p50, p90, p95, p99, p99_9
+PERCENTILES: dict[str, float] = {percentile_key(q): q / 100 for q in KEY_PERCENTILES}
 
 
 def _distribution(values: np.ndarray, batches: int, confidence: float) -> dict[str, Estimate]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from dimensioning.errors import InvalidInput
 from dimensioning.simulate.records import Records
+from dimensioning.keys import output_key
 from dimensioning.simulate.statistics import quantile
 
 __all__ = ["TimeSeries", "time_series", "COLUMNS"]
@@ -50,12 +51,15 @@ class TimeSeries:
     latency_p99_s: np.ndarray
 
     def to_csv(self) -> str:
-        """CSV text with a header row; times to 1 ns, averages to 6 significant digits."""
+        """CSV text with a header row in the output vocabulary (:mod:`dimensioning.keys`: latencies
+        ``e2el_p50_ms``, ``e2el_p99_ms``; interval starts ``t_start_s``); times to 1 ns, averages to 6
+        significant digits."""
         out = io.StringIO()
-        out.write(",".join(COLUMNS) + "\n")
+        columns = [(name, *output_key(name)) for name in COLUMNS]
+        out.write(",".join(key for _, key, _ in columns) + "\n")
         for i in range(self.t_start_s.size):
             cells = []
-            for name in COLUMNS:
+            for name, _, factor in columns:
                 value = getattr(self, name)[i]
                 if isinstance(value, (np.integer, int)):
                     cells.append(str(int(value)))
@@ -64,7 +68,7 @@ class TimeSeries:
                 elif name == "t_start_s":
                     cells.append(f"{value:.9f}".rstrip("0").rstrip("."))
                 else:
-                    cells.append(f"{value:.6g}")
+                    cells.append(f"{value * factor:.6g}")
             out.write(",".join(cells) + "\n")
         return out.getvalue()
 

@@ -42,7 +42,7 @@ def main(rates: list[float]) -> None:
                 verdict = "MEETS" if rate >= 2000 and lag["p99"] < 2.0 else ("" if rate < 2000 else "misses")
                 print(f"{client:7s} target {rate:7.0f} req/s: sent {achieved:7.0f} req/s, completed {s['completed']}/{s['sent']},"
                       f" lag p50 {lag['p50']:7.2f} p99 {lag['p99']:8.2f} max {lag['max']:8.2f} ms,"
-                      f" e2el p50 {s['e2el_ms']['median']:7.1f} ms, wall {wall:5.1f} s {verdict}")
+                      f" e2el p50 {s['e2el_ms']['p50']:7.1f} ms, wall {wall:5.1f} s {verdict}")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def test_summary_follows_vllm_definitions():
     assert s["sent"] == 3 and s["completed"] == 2 and s["shed"] == 1 and s["errors"] == 0
     assert s["ttft_ms"]["mean"] == pytest.approx(150.0)
     assert s["tpot_ms"]["mean"] == pytest.approx(100.0)
-    assert sorted([s["itl_ms"]["median"]]) == [pytest.approx(100.0)]
+    assert sorted([s["itl_ms"]["p50"]]) == [pytest.approx(100.0)]
     assert s["itl_ms"]["mean"] == pytest.approx((100 + 100 + 50) / 3)
     assert s["e2el_ms"]["p99"] == pytest.approx(300.0)
     assert s["duration_s"] == pytest.approx(1.5)  # first send 0.0 to last end 1.5

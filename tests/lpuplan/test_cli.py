@@ -6,6 +6,8 @@ import math
 import pytest
 from typer.testing import CliRunner
 
+from dimensioning.keys import DURATION_KEYS
+
 from lpuplan.cli import app
 from lpuplan.project import example_project_text
 
@@ -28,7 +30,7 @@ def test_plan_on_the_embedded_example_passes_and_writes_outputs(tmp_path, monkey
     assert result.exit_code == 0, result.output
     out = tmp_path / "lpuplan-out"
     plan = json.loads((out / "plan.json").read_text())
-    assert plan["schema"] == "lpuplan.plan/2" and plan["passed"] is True
+    assert plan["schema"] == "lpuplan.plan/3" and plan["passed"] is True
     assert len(plan["dedicated"]["buckets"]) == 4
     for name in ("dimensioning_inputs.md", "capacity_model.md"):
         text = (out / name).read_text()
@@ -55,7 +57,29 @@ def test_plan_json_prints_one_object(tmp_path):
     plan = json.loads(result.stdout)
     for bucket in plan["dedicated"]["buckets"]:
         assert bucket["binding"]
-        assert bucket["normal"]["latency_p99_s"] <= bucket["slo_s"]
+        assert bucket["normal"]["e2el_p99_ms"] <= bucket["e2el_slo_ms"]
+    # lpuplan.plan/3: every latency in ms under dimensioning.keys names; durations alone keep seconds
+    assert plan == json.loads((tmp_path / "o" / "plan.json").read_text())
+    seconds = sorted({k for k in _keys(plan) if k.endswith("_s") or "_s_ci" in k} - DURATION_KEYS)
+    assert seconds == [] and not [k for k in _keys(plan) if "p999" in k or "latency" in k]
+    # the facility is a summary pointing at the file with the detail
+    facility = plan["facility"]
+    assert facility["detail"] == "facility/facility.json" and "nodes" not in facility
+    detail = json.loads((tmp_path / "o" / facility["detail"]).read_text())
+    assert len(detail["domains"]) == facility["domains"]["checked"] and detail["passed"] == facility["passed"]
+    assert facility["racks"] == len(detail["racks"]) and [lv["level"] for lv in facility["levels"]] == [
+        lv["level"] for lv in detail["levels"]]
+
+
+def _keys(obj):
+    """Every dict key in ``obj``, recursively."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield key
+            yield from _keys(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _keys(value)
 
 
 def test_a_plan_that_misses_its_slo_exits_3_and_still_writes(tmp_path):
@@ -99,10 +123,12 @@ def test_queue_json_has_the_documented_keys():
     result = runner.invoke(app, ["queue", "--rate", "0.9", "--service-ms", "1000", "--servers", "1", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    for key in ("utilization", "prob_wait", "stable", "wait_mean_s", "wait_p50_s", "wait_p95_s", "wait_p99_s", "wait_p999_s"):
+    for key in ("utilization", "prob_wait", "stable", "wait_mean_ms", "wait_p50_ms", "wait_p90_ms", "wait_p95_ms",
+                "wait_p99_ms", "wait_p99_9_ms"):
         assert key in out
+    assert not [k for k in out if k.endswith("_s") or "p999" in k]  # latencies in ms, p99_9 (dimensioning.keys)
     # M/D/1, rho = 0.9: P-K mean rho D / (2 (1 - rho)) = 4.5 s
-    assert out["wait_mean_s"] == pytest.approx(4.5, rel=1e-9)
+    assert out["wait_mean_ms"] == pytest.approx(4500.0, rel=1e-9)
     assert out["utilization"] == pytest.approx(0.9) and out["stable"] is True
     assert "blocking_probability" not in out
 
@@ -120,7 +146,7 @@ def test_unstable_queue_is_a_result_not_an_error():
     result = runner.invoke(app, ["queue", "--rate", "2", "--service-ms", "1000", "--servers", "1", "--json"])
     assert result.exit_code == 0
     out = json.loads(result.stdout)
-    assert out["stable"] is False and math.isinf(out["wait_p99_s"])
+    assert out["stable"] is False and math.isinf(out["wait_p99_ms"])
 
 
 @pytest.mark.parametrize(

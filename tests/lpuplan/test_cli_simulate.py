@@ -32,8 +32,9 @@ def test_json_is_one_object_and_meets_the_slo(project):
     assert payload["method"] == "simulated"
     assert payload["slo_ok"] is True
     summary = payload["summary"]
-    low, high = summary["latency_p99_s_ci95"]
-    assert low <= summary["latency_p99_s"] <= high
+    low, high = summary["e2el_p99_ms_ci95"]
+    assert low <= summary["e2el_p99_ms"] <= high
+    assert summary["wait_p99_9_ms"] >= summary["wait_p99_ms"] and "wait_p999_s" not in summary
     assert [row["bucket"] for row in payload["buckets"]] == ["p512", "p2048", "p4096", "p8192"]
 
 
@@ -50,7 +51,7 @@ def test_same_seed_same_bytes(project, tmp_path):
 def test_overloaded_pool_fails_the_check_with_exit_3(project):
     result = runner.invoke(app, ["simulate", str(project), "--requests", "20000", "--replicas", "1"])
     assert result.exit_code == 3, result.output
-    assert "p99 latency against the SLO" in result.stdout
+    assert "e2el p99 against the SLO" in result.stdout
 
 
 def test_failure_writes_series_and_plot(project, tmp_path):

@@ -99,7 +99,7 @@ def test_formats_csv_and_md(tmp_path):
                          capture_output=True, text=True, timeout=300)
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert [r["bucket"] for r in rows] == ["p512", "p2048", "p4096", "p8192"]
-    assert float(rows[1]["e2el_p99_ms"]) <= float(rows[1]["slo_ms"]) == 6000.0
+    assert float(rows[1]["e2el_p99_ms"]) <= float(rows[1]["e2el_slo_ms"]) == 6000.0
     md = subprocess.run([sys.executable, "-m", "lpuplan.cli", "size", str(path), "--format", "md"],
                         capture_output=True, text=True, timeout=300).stdout
     assert md.startswith("# Capacity model")
