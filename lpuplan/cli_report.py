@@ -51,6 +51,12 @@ def register(app: typer.Typer) -> None:
         with _status("sweeping"):
             sweep = sweep_plan(plan)
             knee = knee_png(sweep, {b.name: b.slo_s for b in plan.dedicated}) if sweep.normal else None
+        with _status("latency distributions"):
+            from lpuplan.latency_cdf import latency_curves
+            from lpuplan.render_cdf import cdf_png
+
+            curves = latency_curves(plan)
+            cdf = cdf_png(curves)
         rack = None
         if plan.facility is not None:
             from facility.export_png import rack_plan_png
@@ -58,7 +64,8 @@ def register(app: typer.Typer) -> None:
             rack = rack_plan_png(plan.facility)
         with _status("sensitivity of N to the assumed inputs"):
             sens = sensitivity(plan)
-        write_atomic(out, render_html(plan, sweep, sens, knee_png=knee, rack_png=rack), option="--out")
+        write_atomic(out, render_html(plan, sweep, sens, knee_png=knee, rack_png=rack, curves=curves, cdf_png=cdf),
+                     option="--out")
         verdict = plan_verdict(plan)
         stdout.print(verdict.headline(), markup=False, highlight=False, soft_wrap=True)
         stdout.print(f"wrote {out}", markup=False, highlight=False)

@@ -14,6 +14,9 @@ import base64
 import html
 from typing import Any, Iterable, Sequence
 
+from dimensioning.keys import MS_PER_S
+
+from lpuplan.latency_cdf import LatencyCurve
 from lpuplan.plan import Plan
 from lpuplan.sensitivity import Sensitivity
 from lpuplan.sweep import FleetSweep
@@ -74,13 +77,22 @@ def _provenance_rows(inputs: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _check_figures(check: Any) -> list[str]:
+    """value, limit, unit of a check; a latency (seconds inside) in ms as every table shows it."""
+    scale, unit = (MS_PER_S, "ms") if check.unit == "s" else (1.0, check.unit)
+    return ["-" if check.value is None else f"{check.value * scale:.4g}",
+            "-" if check.limit is None else f"{check.limit * scale:.4g}", unit]
+
+
 def _pass(flag: bool) -> str:
     return "PASS" if flag else "FAIL"
 
 
 def render_html(plan: Plan, sweep: FleetSweep | None, sensitivity: Sensitivity | None, *,
-                knee_png: bytes | None = None, rack_png: bytes | None = None) -> str:
-    """The report page as a string. ``knee_png``/``rack_png``: the already rendered plots (omitted when None)."""
+                knee_png: bytes | None = None, rack_png: bytes | None = None,
+                curves: Sequence[LatencyCurve] = (), cdf_png: bytes | None = None) -> str:
+    """The report page as a string. ``knee_png``/``rack_png``/``cdf_png``: the already rendered plots (omitted
+    when None); ``curves``: the latency CDFs (:func:`lpuplan.latency_cdf.latency_curves`) ``cdf_png`` draws."""
     from lpuplan.render_terminal import sizing_rows
     from lpuplan.verdict import plan_verdict
 
@@ -100,8 +112,8 @@ def render_html(plan: Plan, sweep: FleetSweep | None, sensitivity: Sensitivity |
                  + (f" ({_e(plan.dedicated_chips)} chips)" if plan.dedicated_chips is not None else "") + ".</p>")
     parts.append('<h2 id="checks">Checks</h2>')
     parts.append(_table(["check", "subject", "result", "value", "limit", "unit", "kind", "detail"],
-                        [[c.name, c.subject, _pass(c.passed), "-" if c.value is None else f"{c.value:.4g}",
-                          "-" if c.limit is None else f"{c.limit:.4g}", c.unit, c.kind or "-", c.detail] for c in plan.checks],
+                        [[c.name, c.subject, _pass(c.passed), *_check_figures(c), c.kind or "-", c.detail]
+                         for c in plan.checks],
                         left=3, text_last=True))
 
     parts.append('<h2 id="knee">Knee of every pool</h2>')
@@ -118,13 +130,25 @@ def render_html(plan: Plan, sweep: FleetSweep | None, sensitivity: Sensitivity |
     if knee_png is not None:
         parts.append(_img(knee_png, "p99 latency against offered load per pool, with the operating point and the SLO"))
 
+    if curves:
+        parts.append('<h2 id="cdf">Latency CDF of every pool</h2>')
+        parts.append("<p>P(latency &lt;= t) of each dedicated pool: e2el (queueing delay + S), and TTFT where a TTFT SLO"
+                     " is given; exact (M/D/c waiting time) where the model is exact, simulated otherwise.</p>")
+        parts.append(_table(["pool", "latency", "state", "method", "p99 (ms)", "SLO (ms)", "result", "note"],
+                            [[c.pool, "e2el" if c.metric == "e2el" else "TTFT", c.state, c.method, f"{c.p99_ms:,.1f}",
+                              "-" if c.slo_ms is None else f"{c.slo_ms:,.0f}",
+                              "-" if c.slo_ms is None else _pass(c.p99_ms <= c.slo_ms * (1 + 1e-12)), c.note]
+                             for c in curves], left=3, text_last=True))
+        if cdf_png is not None:
+            parts.append(_img(cdf_png, "latency CDF per pool with the SLO marked"))
+
     if plan.facility is not None:
         parts.append('<h2 id="facility">Rack plan</h2>')
         if rack_png is not None:
             parts.append(_img(rack_png, "rack plan"))
         parts.append('<h2 id="nplusk">N+k per failure-domain level</h2>')
-        parts.append(_table(["level", "N+k", "required", "domains", "worst domain", "worst replicas lost", "result"],
-                            [[v.level, f"N+{v.n_plus}", "yes" if v.required else "no", v.domains, v.worst_domain or "-",
+        parts.append(_table(["level", "N+k", "", "domains", "worst domain", "worst replicas lost", "result"],
+                            [[v.level, f"N+{v.n_plus}", "required" if v.required else "reported", v.domains, v.worst_domain or "-",
                               v.worst_replicas_lost, _pass(v.passed)] for v in plan.facility.levels], left=1))
 
     parts.append('<h2 id="provenance">Provenance of every input</h2>')

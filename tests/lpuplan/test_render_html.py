@@ -22,6 +22,8 @@ from facility.export_png import rack_plan_png
 from lpuplan.cli import app
 from lpuplan.plan import build_plan
 from lpuplan.project import example_project_text, parse_project
+from lpuplan.latency_cdf import latency_curves
+from lpuplan.render_cdf import cdf_png
 from lpuplan.render_html import render_html
 from lpuplan.render_knee import knee_png
 from lpuplan.sensitivity import sensitivity
@@ -73,8 +75,10 @@ def report():
     fast = project.model_copy(update={"buckets": tuple(
         b.model_copy(update={"assumed": ("slots",) if i == 1 else ()}) for i, b in enumerate(project.buckets))})
     sens = sensitivity(build_plan(fast, place=False))
-    page = render_html(plan, sweep, sens, knee_png=knee, rack_png=rack)
-    return plan, sweep, sens, page, (knee, rack, knee_png(sweep, slo), rack_plan_png(plan.facility))
+    curves = latency_curves(plan)
+    page = render_html(plan, sweep, sens, knee_png=knee, rack_png=rack, curves=curves, cdf_png=cdf_png(curves))
+    return plan, sweep, sens, page, (knee, rack, knee_png(sweep, slo), rack_plan_png(plan.facility),
+                                     cdf_png(curves), cdf_png(latency_curves(plan)))
 
 
 def _parse(page: str) -> _Page:
@@ -95,12 +99,15 @@ def test_every_table_is_there(report):
     plan, sweep, sens, page, _ = report
     parsed = _parse(page)
     headings = [t for tag, t in parsed.blocks if tag == "h2"]
-    assert headings == ["Sizing: dedicated pool per bucket", "Checks", "Knee of every pool", "Rack plan",
+    assert headings == ["Sizing: dedicated pool per bucket", "Checks", "Knee of every pool", "Latency CDF of every pool", "Rack plan",
                         "N+k per failure-domain level", "Provenance of every input", "Which assumptions move N the most"]
     for b in plan.dedicated:  # every bucket row with its replica count
         assert re.search(rf"<tr><td class=\"l\">{b.name}</td>.*?<td>{b.replicas}</td>", page)
     for level in plan.facility.levels:
         assert level.level in parsed.cells
+    cdf = page.split('id="cdf"', 1)[1].split("<h2", 1)[0]  # one row per pool and state, exact, with its verdict
+    assert cdf.count("<tr><td") == 2 * len(plan.dedicated) and cdf.count(">exact<") == 2 * len(plan.dedicated)
+    assert cdf.count(">PASS<") == 2 * len(plan.dedicated) and "<img" in cdf
     figures = [f for k, sec in plan.inputs.items() if k != "buckets" for f in sec.values()]
     figures += [f for b in plan.inputs["buckets"] for f in b["figures"].values()]
     assert len([c for c in parsed.cells if c in ("given", "assumed", "measured", "sourced", "derived")]) == len(figures)
@@ -113,12 +120,12 @@ def test_images_are_inline_and_nothing_is_external(report):
     _, _, _, page, pngs = report
     parsed = _parse(page)
     sources = [v for tag, k, v in parsed.attrs if tag == "img" and k == "src"]
-    assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert len(sources) == 3 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert not [v for _, k, v in parsed.attrs if k in ("src", "href") and not (v or "").startswith("data:")]
     assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", page, re.I)
     assert "script" not in parsed.tags and "link" not in parsed.tags
-    knee, rack, knee2, rack2 = pngs
-    assert knee == knee2 and rack == rack2  # the same inputs give the same bytes
+    knee, rack, knee2, rack2, cdf, cdf2 = pngs
+    assert knee == knee2 and rack == rack2 and cdf == cdf2  # the same inputs give the same bytes
 
 
 def test_user_strings_are_escaped(report):
@@ -160,7 +167,7 @@ def test_chromium_renders_it_without_console_errors(report, chromium, tmp_path):
     problems = [line for line in dom.stderr.splitlines() if "Uncaught" in line or "CONSOLE" in line]
     assert not problems, problems
     assert plan_verdict(plan).headline() in dom.stdout
-    assert dom.stdout.count("<table") == 6  # sizing, checks, knee, N+k, provenance, sensitivity
+    assert dom.stdout.count("<table") == 7  # sizing, checks, knee, latency CDFs, N+k, provenance, sensitivity
     for b in plan.dedicated:
         assert f"<td class=\"l\">{b.name}</td>" in dom.stdout
     assert "<script" not in dom.stdout  # the hostile name stayed text
