@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -48,7 +48,7 @@ def _root(
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to write the example project into.")] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing project file.")] = False,
-    example: Annotated[str, typer.Option("--example", help="Which example: default (what `lpuplan plan` runs) or showcase (one sequence per replica, short and long buckets, a TTFT SLO, bursty arrivals, queues that fill).")] = "default",
+    example: Annotated[Literal["default", "showcase"], typer.Option("--example", help="Which example: default (what `lpuplan plan` runs) or showcase (one sequence per replica, short and long buckets, a TTFT SLO, bursty arrivals, queues that fill).")] = "default",
 ) -> None:
     """Write an example project file (lpuplan.toml) into DIRECTORY.
 
@@ -72,7 +72,10 @@ def init(
 def validate(
     file: Annotated[Path, typer.Argument(help="Project file (TOML).")],
 ) -> None:
-    """Check a project file; print every problem with its field and fix (exit 2)."""
+    """Check a project file; print every problem with its field and fix (exit 2).
+
+    Example: lpuplan validate lpuplan.toml
+    """
     from lpuplan.project import load_project
 
     project = load_project(file)

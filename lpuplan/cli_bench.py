@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -187,13 +187,13 @@ def _make_backend(
 
 
 def bench(
-    backend: Annotated[str, typer.Option("--backend", help="mock (ground truth from --truth) or openai (any OpenAI-compatible endpoint).")],
+    backend: Annotated[Literal["mock", "openai"], typer.Option("--backend", help="mock (ground truth from --truth) or openai (any OpenAI-compatible endpoint).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Profile JSON to write.")],
     truth: Annotated[Optional[Path], typer.Option("--truth", help="mock: TOML of [[bucket]] (max_prompt_tokens, r_prefill, r_decode, l_fixed_ms) and jitter_cv.")] = None,
     real_time: Annotated[bool, typer.Option("--real-time", help="mock: sleep through each request instead of a virtual clock.")] = False,
     url: Annotated[Optional[str], typer.Option("--url", help="openai: base URL ending in /v1, e.g. https://api.groq.com/openai/v1.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="openai: model id to request.")] = None,
-    api: Annotated[str, typer.Option("--api", help="openai: completions (exact prompt counts) or chat.")] = "completions",
+    api: Annotated[Literal["completions", "chat"], typer.Option("--api", help="openai: completions (exact prompt counts) or chat.")] = "completions",
     api_key_env: Annotated[str, typer.Option("--api-key-env", help="Environment variable holding the API key (never logged or written).")] = "OPENAI_API_KEY",
     ignore_eos: Annotated[bool, typer.Option("--ignore-eos", help="openai: send ignore_eos (vLLM, llama.cpp's C++ server) for exact output lengths.")] = False,
     end_token: Annotated[Optional[int], typer.Option("--end-token", help="openai: end-token id to forbid with logit_bias -100.")] = None,
@@ -208,11 +208,14 @@ def bench(
     hardware: Annotated[Optional[str], typer.Option("--hardware", help="Hardware recorded in the profile, e.g. groqrack-gen1.")] = None,
     created: Annotated[Optional[str], typer.Option("--created", help="ISO 8601 timestamp to record (default now; fix it for byte-identical output).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
-    mode: Annotated[str, typer.Option("--mode", help="Serving mode to measure: streamed, non-streamed or both (both also fits the per-token streaming overhead).")] = "streamed",
+    mode: Annotated[Literal["streamed", "non-streamed", "both"], typer.Option("--mode", help="Serving mode to measure: streamed, non-streamed or both (both also fits the per-token streaming overhead).")] = "streamed",
     concurrency: Annotated[int, typer.Option("--concurrency", help="Requests in flight: 1 = one at a time; N = closed loop with exactly N in flight (per-sequence rates at occupancy N; openai backend).")] = 1,
     fresh: Annotated[bool, typer.Option("--fresh", help="Start the samples file over instead of resuming it (a resume must measure the same endpoint, model, hardware, artifact, mode and plan).")] = False,
 ) -> None:
-    """Measure R_prefill per bucket, R_decode and L_fixed; write a profile (exit 3 if samples were given up)."""
+    """Measure R_prefill per bucket, R_decode and L_fixed; write a profile (exit 3 if samples were given up).
+
+    Example: lpuplan bench --backend openai --url http://127.0.0.1:8080/v1 --model llama-3.3-70b --output profile.json
+    """
     from benchmarks.errors import BackendError, BackendHTTPError, BackendTimeout, BackendUnavailable
     from benchmarks.fit import FitImpossible
     from benchmarks.samples import SampleStore
@@ -304,7 +307,10 @@ def profile_show(
     png: Annotated[Optional[Path], typer.Option("--png", help="Write a PNG of the fits with their samples.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
 ) -> None:
-    """Show a profile's fits, intervals and per-shape service CV; optionally plot them."""
+    """Show a profile's fits, intervals and per-shape service CV; optionally plot them.
+
+    Example: lpuplan profile show profile.json
+    """
     if png is not None:
         check_output_file("--png", png)
     from dimensioning.profile import load_profile  # pydantic models: loaded by the command
@@ -331,7 +337,7 @@ def profile_show(
 def profile_import(
     source: Annotated[Path, typer.Argument(help="File in the foreign format.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Profile JSON to write.")],
-    from_format: Annotated[str, typer.Option("--from", help="simfaasinfer (fitted_profile.json) or blis (beta/alpha coefficients, JSON or YAML).")],
+    from_format: Annotated[Literal["simfaasinfer", "blis"], typer.Option("--from", help="simfaasinfer (fitted_profile.json) or blis (beta/alpha coefficients, JSON or YAML).")],
     buckets: Annotated[Optional[str], typer.Option("--buckets", help="Bucket prompt lengths (tokens), comma-separated; simfaasinfer default: its seq_lens, blis: 512,1024,2048,8192.")] = None,
     decode_context: Annotated[Optional[int], typer.Option("--decode-context", help="simfaasinfer: KV-cache length (tokens) at which R_decode is read (default: the largest measured).")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="blis: model id of the entry to take from a models list.")] = None,
@@ -342,7 +348,10 @@ def profile_import(
     created: Annotated[Optional[str], typer.Option("--created", help="ISO 8601 timestamp to record (default now).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the profile as one JSON object, nothing else.")] = False,
 ) -> None:
-    """Convert a SimFaaSInfer fitted_profile.json or BLIS coefficients into a profile (mapping recorded in it)."""
+    """Convert a SimFaaSInfer fitted_profile.json or BLIS coefficients into a profile (mapping recorded in it).
+
+    Example: lpuplan profile import fitted_profile.json --from simfaasinfer --output profile.json
+    """
     from benchmarks.importers import import_blis, import_simfaasinfer
 
     check_output_file("--output", output)

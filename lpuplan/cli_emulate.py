@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Literal, Optional
 
 import typer
 
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         replicas: Annotated[Optional[list[str]], typer.Option("--replicas", help="BUCKET=N replicas (repeatable); default: the plan's.")] = None,
         slots: Annotated[Optional[list[str]], typer.Option("--slots", help="BUCKET=N slots per replica (repeatable); default: the bucket's.")] = None,
         queue_cap: Annotated[Optional[list[str]], typer.Option("--queue-cap", help="BUCKET=N waiting requests (or none: unbounded); default: the plan's SLO-safe Queue_cap.")] = None,
-        routing: Annotated[str, typer.Option("--routing", help="central (one FCFS queue per pool), round_robin or least_loaded (a queue per replica).")] = "central",
+        routing: Annotated[Literal["central", "round_robin", "least_loaded"], typer.Option("--routing", help="central (one FCFS queue per pool), round_robin or least_loaded (a queue per replica).")] = "central",
         time_scale: Annotated[float, typer.Option("--time-scale", help="Run this many times faster than the LPU; reported times stay emulated seconds.")] = 1.0,
         failover_time_s: Annotated[float, typer.Option("--failover-time-s", help="Emulated seconds the router keeps sending to a killed replica.")] = 0.0,
         fault: Annotated[Optional[list[str]], typer.Option("--fault", help="ACTION:BUCKET:REPLICA@AT_S[+DURATION_S], e.g. kill:p512:0@60+30 (repeatable).")] = None,
@@ -100,7 +100,10 @@ def register(app: typer.Typer) -> None:
         duration_s: Annotated[Optional[float], typer.Option("--duration-s", help="Stop after this many wall seconds (default: until Ctrl-C).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the serving configuration as one JSON object (then serve).")] = False,
     ) -> None:
-        """Serve FILE's pools as an OpenAI-compatible LPU emulator (see docs/validate.md)."""
+        """Serve FILE's pools as an OpenAI-compatible LPU emulator (see docs/validate.md).
+
+        Example: lpuplan emulate lpuplan.toml --port 8080 --time-scale 10
+        """
         from benchmarks.emulator import Emulator, parse_fault
 
         from lpuplan.project import load_project  # pydantic models: loaded by the command

@@ -9,7 +9,7 @@ comparison; exit 3 when a prediction misses (docs/validate.md).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import typer
 
@@ -110,9 +110,9 @@ def register(app: typer.Typer) -> None:
         runs: Annotated[int, typer.Option("--runs", help="Independent runs per utilisation (their spread is reported).")] = 2,
         tolerance: Annotated[float, typer.Option("--tolerance", help="Relative widening of the model's run range before a miss is called.")] = 0.10,
         model: Annotated[str, typer.Option("--model", help="Model id to request.")] = "default",
-        api: Annotated[str, typer.Option("--api", help="completions or chat.")] = "completions",
+        api: Annotated[Literal["completions", "chat"], typer.Option("--api", help="completions or chat.")] = "completions",
         stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Serving mode of both the isolated sweep and the load.")] = False,
-        tokenizer: Annotated[str, typer.Option("--tokenizer", help="server, words (the emulator's) or none.")] = "server",
+        tokenizer: Annotated[Literal["server", "words", "none"], typer.Option("--tokenizer", help="server, words (the emulator's) or none.")] = "server",
         end_token: Annotated[Optional[int], typer.Option("--end-token", help="End-token id to forbid (logit_bias -100) for exact output lengths.")] = None,
         bench_repeats: Annotated[int, typer.Option("--bench-repeats", help="Isolated samples per shape.")] = 10,
         replications: Annotated[int, typer.Option("--replications", help="Simulated runs for the model's run-to-run range.")] = 200,
@@ -124,7 +124,10 @@ def register(app: typer.Typer) -> None:
         write_under_load: Annotated[Optional[Path], typer.Option("--write-under-load", help="Write the measured service-time inflation (lpuplan.under_load/1) to this file; a bucket reads it with under_load = \"FILE\" (docs/validate.md).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object, nothing else.")] = False,
     ) -> None:
-        """Bench URL, predict its latency at each utilisation, load it, compare (exit 3 on a miss)."""
+        """Bench URL, predict its latency at each utilisation, load it, compare (exit 3 on a miss).
+
+        Example: lpuplan fidelity http://127.0.0.1:8080/v1 --project lpuplan.toml --rho 0.5,0.7,0.9
+        """
         from benchmarks.validate import PoolDesign, run_fidelity
         from lpuplan.cli_emulate import parse_overrides
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Sequence
 
 import typer
 from typer.core import TyperGroup
@@ -153,11 +153,11 @@ def register(app: typer.Typer) -> None:
         domain: Annotated[list[str] | None, typer.Option("--domain", help="Failure domain, e.g. rack:row01-pod02-rack05 (repeatable).")] = None,
         level: Annotated[str | None, typer.Option("--level", help="Every domain at this level: node, rack, pod, row, feed, cooling, fabric.")] = None,
         failover_time: Annotated[float | None, typer.Option("--failover-time", help="Seconds the router keeps routing to dead replicas (default 15, assumed).")] = None,
-        in_service: Annotated[str | None, typer.Option("--in-service", help="Requests on the dead replicas at t0: lost | retry (default lost, assumed).")] = None,
-        unnoticed: Annotated[str | None, typer.Option("--unnoticed", help="Requests routed to them before failover: lost | timeout | retry (default lost, assumed).")] = None,
+        in_service: Annotated[Literal["lost", "retry"] | None, typer.Option("--in-service", help="Requests on the dead replicas at t0: lost | retry (default lost, assumed).")] = None,
+        unnoticed: Annotated[Literal["lost", "timeout", "retry"] | None, typer.Option("--unnoticed", help="Requests routed to them before failover: lost | timeout | retry (default lost, assumed).")] = None,
         timeout: Annotated[float, typer.Option("--timeout", help="Client timeout for unnoticed=timeout|retry, seconds.")] = 0.0,
         retries: Annotated[int, typer.Option("--retries", help="Retries per request before it counts as lost.")] = 1,
-        routing: Annotated[str | None, typer.Option("--routing", help="Router: round_robin | random | jsq | power_of_two | least_work_left | central (default round_robin, assumed).")] = None,
+        routing: Annotated[Literal["round_robin", "random", "jsq", "power_of_two", "least_work_left", "central"] | None, typer.Option("--routing", help="Router: round_robin | random | jsq | power_of_two | least_work_left | central (default round_robin, assumed).")] = None,
         before: Annotated[float, typer.Option("--before", help="Seconds of normal running shown before t0.")] = 120.0,
         restore_after: Annotated[float, typer.Option("--restore-after", help="Seconds after t0 the domain is restored.")] = 600.0,
         recovery: Annotated[float, typer.Option("--recovery", help="Seconds watched after the restore.")] = 300.0,
@@ -180,6 +180,8 @@ def register(app: typer.Typer) -> None:
 
         Exit 0 when every domain is GO (the SLO holds through it and no abort
         condition is predicted to fire), 3 when one is NO-GO, 2 on bad input.
+
+        Example: lpuplan gameday predict lpuplan.toml --domain rack:row01-pod02-rack05 --out gameday
         """
         from facility.gameday.document import prediction_document
         from facility.gameday.metrics import load_metric_map
@@ -258,6 +260,8 @@ def register(app: typer.Typer) -> None:
 
         Exit 0 when every observed figure stayed in its band and no abort
         condition was crossed, 3 otherwise, 2 on bad input.
+
+        Example: lpuplan gameday verify gameday/prediction.json --observed requests.csv --t0 1764633600
         """
         from dimensioning.errors import InvalidInput
         from facility.gameday.document import SCHEMA
@@ -317,7 +321,7 @@ def register(app: typer.Typer) -> None:
                 if f.in_band is None:
                     continue
                 table.add_row(f.pool, f.phase, f.figure, _n(f.observed), f"{_n(f.band.lo)}..{_n(f.band.hi)}",
-                              "ok" if f.in_band else "OUT")
+                              "PASS" if f.in_band else "FAIL")
             stdout.print(table)
             for note in result.unchecked:
                 stdout.print(f"not checked: {note}")
@@ -348,6 +352,8 @@ def register(app: typer.Typer) -> None:
 
         Exit 0 when the rehearsal verifies the prediction (client records and,
         with Prometheus, the server's metrics), 3 when it does not, 2 on bad input.
+
+        Example: lpuplan gameday rehearse lpuplan.toml --domain rack:row01-pod02-rack05 --time-scale 10
         """
         from facility.gameday.model import GameDaySettings
         from facility.gameday.plots import comparison_png

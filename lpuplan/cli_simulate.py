@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable
+from typing import TYPE_CHECKING, Annotated, Callable, Literal
 
 import typer
 
@@ -46,8 +46,8 @@ def register(app: typer.Typer) -> None:
                 " (default: the project's arrival_scv).",
             ),
         ] = None,
-        routing: Annotated[str, typer.Option("--routing", help=f"{' | '.join(ROUTINGS)}.")] = "central",
-        pool: Annotated[str, typer.Option("--pool", help="per-bucket (one pool per bucket) | shared (one pool for all).")] = "per-bucket",
+        routing: Annotated[Literal[ROUTINGS], typer.Option("--routing", help="How requests reach replicas.")] = "central",
+        pool: Annotated[Literal["per-bucket", "shared"], typer.Option("--pool", help="per-bucket (one pool per bucket) | shared (one pool for all).")] = "per-bucket",
         replicas: Annotated[
             str | None, typer.Option("--replicas", help="Replicas: N, or N1,N2,... per bucket (default: the sizing's).")
         ] = None,
@@ -81,6 +81,8 @@ def register(app: typer.Typer) -> None:
         its SLO (the degraded SLO when --fail is given) and the shed + lost
         share is within the project's shed_target; 3 when a check fails; 2 on
         bad input.
+
+        Example: lpuplan simulate lpuplan.toml --requests 200000 --out sim
         """
         if requests is not None and duration is not None:
             raise InvalidInput("--requests/--duration", (requests, duration), "give one of them, not both")

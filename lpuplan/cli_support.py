@@ -18,6 +18,7 @@ from typing import Any, Callable, TypeVar
 import typer
 import typer.models
 from rich.console import Console
+from rich.markup import escape
 
 from dimensioning.errors import InvalidInput, LpuplanError
 
@@ -48,7 +49,8 @@ def fail_invalid(error: InvalidInput) -> typer.Exit:
     """Print an input error (every problem it holds) and return the exit to raise."""
     problems = getattr(error, "problems", [error])
     for problem in problems:
-        stderr.print(f"[bold red]error:[/] {problem}", markup=True, soft_wrap=True)
+        # the message is text, never markup: "[[forecast.scenario]]" must print as typed
+        stderr.print(f"[bold red]error:[/] {escape(str(problem))}", markup=True, soft_wrap=True)
     return typer.Exit(EXIT_INVALID)
 
 
@@ -99,7 +101,7 @@ def guarded(command: F) -> F:
             if os.environ.get("LPUPLAN_DEBUG") == "1":
                 traceback.print_exc(file=sys.stderr)
             stderr.print(
-                f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}\n"
+                f"[bold red]unexpected error:[/] {type(exc).__name__}: {escape(str(exc))}\n"
                 "rerun with LPUPLAN_DEBUG=1 for a traceback, and report it",
                 markup=True,
                 soft_wrap=True,

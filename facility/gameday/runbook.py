@@ -67,7 +67,7 @@ def runbook_markdown(prediction: "DomainPrediction", metrics: MetricMap, *, proj
     pre = ["| precondition | pool | predicted | limit | margin | holds |", "| --- | --- | --- | --- | --- | --- |"]
     for c in prediction.preconditions:
         pre.append(f"| {c.name} | {c.pool or 'site'} | {_n(c.value)} {c.unit} | {_n(c.limit)} {c.unit} | {_n(c.margin)} |"
-                   f" {'yes' if c.passed else '**NO**'} |")
+                   f" {'PASS' if c.passed else '**FAIL**'} |")
     sig = []
     for p in prediction.pools:
         sig.append(f"### {p.pool.name}\n")

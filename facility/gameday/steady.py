@@ -34,6 +34,7 @@ from typing import Any
 
 from scipy.stats import poisson
 
+from dimensioning.keys import with_kind
 from dimensioning.pool import evaluate_pool
 from dimensioning.queueing import MDc, MDcK
 
@@ -91,7 +92,7 @@ def steady_state(pool: GameDayPool, replicas: int, *, degraded: bool) -> SteadyS
     slo = pool.degraded_slo_s if degraded else pool.slo_s
     p99 = e2el.value if e2el is not None else math.inf
     w99 = verdict.wait_p99_s
-    method = "n/a" if e2el is None else (e2el.kind if e2el.kind == "exact" else f"{e2el.kind}: {e2el.note}")
+    method = "n/a" if e2el is None else (e2el.kind if e2el.kind == "exact" else with_kind(e2el.kind, e2el.note))
     servers = replicas * pool.slots
     utilization = pool.arrival_rate * pool.service_time_s / servers if servers else math.inf
     capped_p99 = capped_shed = None

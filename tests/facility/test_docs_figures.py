@@ -60,7 +60,7 @@ def figures_markdown(result) -> str:
         "|---|---|---|---|---|",
     ]
     for v in result.levels:
-        verdict = "pass" if v.passed else ("FAIL" if v.required else "fails (not required)")
+        verdict = "PASS" if v.passed else ("FAIL" if v.required else "FAIL (not required)")
         lines.append(f"| {v.level} | {v.domains} | {v.worst_domain or '-'} | {v.worst_replicas_lost} | {verdict} |")
     zones = [z for z in result.zones if z.heat_max_kw > 0]
     if zones:
