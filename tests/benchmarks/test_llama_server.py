@@ -329,3 +329,53 @@ def test_profile_service_time_of_each_mode_matches_a_direct_timing(server):
     else:
         pytest.fail(f"profile vs direct timing (relative error, profiled s, direct s) in every attempt: {attempts}")
     assert result.profile["fits"].keys() == {"streamed", "non-streamed"} and "streaming_overhead" in result.profile
+
+
+def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
+    """Issue 10 item 5: the real server, one request at a time (M/D/1-like), loaded by lpuplan's own generator.
+
+    Through :func:`benchmarks.validate.run_fidelity` (what ``lpuplan fidelity``
+    runs): the isolated service time measured by the harness's sweep, the exact
+    M/D/1 prediction with the model's run-to-run range for exactly this design
+    (2 runs of 400 requests), open-loop Poisson load at rho 0.5 and 0.7. Each
+    p99 must be within 10% of the prediction, or consistent with it: inside
+    the model's run-to-run range (widened by the 10% tolerance), the interval
+    a correct model's measurement falls in 95% of the time (issue 16 item 3:
+    one run's i.i.d. interval is too narrow to decide on). A load whose
+    generator fell behind its schedule (send lag p99 > 2 ms) measured another
+    load and decides nothing: the test skips loudly if that happens at both.
+    Added time: about 40 s (the load itself: 800 requests / (rho / S) per rho).
+    """
+    import os
+
+    from benchmarks.validate import PoolDesign, run_fidelity
+
+    load = os.getloadavg()[0]
+    if load / (os.cpu_count() or 1) > 1.0:
+        pytest.skip(f"SKIPPED LOUDLY: the machine is overloaded (load average {load:.1f} on {os.cpu_count()} cores):"
+                    " the server's own service time inflates under contention (x1.8 seen at load 8 on 2 cores), so a"
+                    " latency prediction cannot be checked; rerun on a quieter one")
+    url, process = server
+    _raise_priority(process.pid)  # the server and the generator ahead of other work on a shared box
+    _raise_priority()
+    report = run_fidelity(url, [PoolDesign("p128", 128, 16, 1.0, 1)], rhos=(0.5, 0.7), requests=400, runs=2,
+                          model="tiny", stream=False, tokenizer="server", end_token_id=EOS_ID, bench_repeats=10,
+                          replications=200, seed=5, max_send_lag_ms=2.0, timeout_s=30)
+    trusted = []
+    for result in report.results:
+        (pool,) = result.pools
+        assert pool.prediction.utilization == pytest.approx(result.rho, rel=1e-9)
+        assert result.errors == 0 and result.shed == 0
+        if result.fell_behind:
+            continue
+        p99 = pool.comparisons[-1]
+        trusted.append((result.rho, round(p99.relative_error, 3), p99.verdict, p99.predicted_s, p99.measured.value_s,
+                        p99.measured.runs_s, p99.run_range_s))
+        assert abs(p99.relative_error) <= 0.10 or p99.verdict == "consistent", (
+            f"rho {result.rho}: p99 predicted {p99.predicted_s * 1e3:.1f} ms, measured {p99.measured.value_s * 1e3:.1f} ms"
+            f" (runs {[round(v * 1e3, 1) for v in p99.measured.runs_s]}), model run range"
+            f" {[round(v * 1e3, 1) for v in p99.run_range_s]} ms: {p99.verdict}; load average {load:.1f};"
+            f" {list(result.residual)}")
+    if not trusted:
+        pytest.skip(f"SKIPPED LOUDLY: the load generator fell behind its schedule at both loads (send lag p99 > 2 ms,"
+                    f" load average {load:.1f}): this machine is too loaded to measure latency; rerun on a quieter one")
