@@ -14,6 +14,7 @@ run it came from. The sizing multiplies the bucket's service time by it
       "pools": {
         "p256": {
           "prompt_tokens": 256, "output_tokens": 32, "rho": 0.7, "estimator": "departure spacing",
+          "generator_on_schedule": true,
           "service_inflation": {"value": 1.12, "ci95": [1.08, 1.16], "samples": 2400},
           "by_rho": [{"rho": 0.5, "value": 1.05, "ci95": [1.02, 1.08]}, {"rho": 0.7, "value": 1.12, "ci95": [1.08, 1.16]}]
         }
@@ -71,6 +72,7 @@ class PoolUnderLoad(BaseModel):
     rho: FiniteFloat = Field(gt=0, lt=1)
     estimator: str
     service_inflation: InflationEstimate
+    generator_on_schedule: bool = True
 
 
 class UnderLoad(BaseModel):
@@ -96,7 +98,8 @@ class UnderLoad(BaseModel):
         runs = f", {src['runs']} run(s) x {src['requests_per_run']} requests" if "runs" in src and "requests_per_run" in src else ""
         return (f"{src.get('command', 'lpuplan fidelity')} {src.get('url', '')} ({src.get('mode', 'mode not recorded')})"
                 f" at {self.created}: pool {name} ({pool.prompt_tokens}:{pool.output_tokens}) at rho {pool.rho:g},"
-                f" {pool.estimator}{runs}").replace("  ", " ")
+                f" {pool.estimator}{runs}"
+                + ("" if pool.generator_on_schedule else " (the load generator fell behind its schedule)")).replace("  ", " ")
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

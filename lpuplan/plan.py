@@ -204,9 +204,9 @@ def _figure(value: float, unit: str, key: str, assumed: tuple[str, ...],
     if measured is not None:
         point, low, high = measured
         source, ci95 = "measured", (low, high)
-        note = f"fit {point:g}, 95% interval [{low:g}, {high:g}]" + (
-            "; sized at the interval's conservative end" if value != point else "") + (
-            f"; measured by {measured_from}" if measured_from else "")
+        sized = "" if value == point else (
+            "; sized at the interval's conservative end" if value in (low, high) else f"; sized at {value:g}")
+        note = f"fit {point:g}, 95% interval [{low:g}, {high:g}]{sized}" + (f"; {measured_from}" if measured_from else "")
     if key in assumed:
         source = "assumed"
     return Figure(value=value, unit=unit, source=source, note=note, ci95=ci95).model_dump()

@@ -223,9 +223,12 @@ def _apply_under_load(bucket: Bucket, index: int, estimate: str) -> Bucket:
 
     Provenance ``measured``, with the run it came from (``measured_from``);
     like a profile's figures it is taken at the conservative end of its 95%
-    interval (the upper end: the slowest service) unless ``[headroom]
-    measured_estimate = "point"``. A ``service_inflation`` written in the
-    project file wins and stays ``given``.
+    interval (the upper end: the slowest service), and not below 1 (an
+    interval wholly below 1 says the server ran faster loaded than alone,
+    more likely a noisy isolated figure: S stays the isolated one, and the
+    note says why), unless ``[headroom] measured_estimate = "point"``
+    (the fit as measured). A ``service_inflation`` written in the project
+    file wins and stays ``given``.
     """
     from dimensioning.under_load import load_under_load
 
@@ -244,10 +247,17 @@ def _apply_under_load(bucket: Bucket, index: int, estimate: str) -> Bucket:
     name, pool = found
     estimate_ = pool.service_inflation
     value = estimate_.ci95[1] if estimate == "conservative" else estimate_.value
+    source = f"measured by {under.describe(name)}"
+    if estimate == "conservative" and value < 1.0:
+        # faster under load than alone, even at the interval's top: more likely a noisy isolated figure than a
+        # faster server; the conservative sizing does not shorten S on it (measured_estimate = "point" does)
+        value = 1.0
+        source = ("not below 1: the whole interval lies below 1 (faster under load than alone), so S is kept at the"
+                  " isolated figure; " + source)
     return bucket.model_copy(update={
         "service_inflation": value,
         "measured": {**bucket.measured, "service_inflation": (estimate_.value, *estimate_.ci95)},
-        "measured_from": {**bucket.measured_from, "service_inflation": under.describe(name)},
+        "measured_from": {**bucket.measured_from, "service_inflation": source},
     })
 
 

@@ -5,7 +5,10 @@ spacing with one server), the document keeps every utilisation's ratio and
 interval (``by_rho``) and names as the pool's ``service_inflation`` the one
 whose interval reaches highest: the conservative one of those measured (the
 slowdown grows with load, and the sizing runs its pools up to
-``rho_target_degraded``). It records where it came from (command, URL,
+``rho_target_degraded``), preferring loads whose generator kept to its
+schedule (``generator_on_schedule``: a load that fell behind was not the
+one asked for, though departure spacing and server timings still measure
+the service under the load it was). It records where it came from (command, URL,
 mode, runs, requests per run, when), so a project that reads it shows the
 figure as ``measured`` with its run. The document is validated by
 :class:`dimensioning.under_load.UnderLoad` before it is returned.
@@ -33,10 +36,10 @@ def under_load_document(report: Any, created: str | None = None) -> dict[str, An
     """
     if created is None:
         created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    by_pool: dict[str, list[tuple[float, Any]]] = {}
+    by_pool: dict[str, list[tuple[float, Any, bool]]] = {}
     for result in report.results:
         for inflation in result.inflation:
-            by_pool.setdefault(inflation.pool, []).append((result.rho, inflation))
+            by_pool.setdefault(inflation.pool, []).append((result.rho, inflation, not result.fell_behind))
     if not by_pool:
         raise InvalidInput(
             "--write-under-load", None,
@@ -45,19 +48,21 @@ def under_load_document(report: Any, created: str | None = None) -> dict[str, An
     pools: dict[str, Any] = {}
     for name, rows in by_pool.items():
         iso = report.isolated[name]
-        rho, chosen = max(rows, key=lambda row: row[1].ci95[1])
+        # trusted loads first (the generator kept to its schedule); of those, the interval reaching highest
+        rho, chosen, trusted = max(rows, key=lambda row: (row[2], row[1].ci95[1]))
         pools[name] = {
             "prompt_tokens": iso.prompt_tokens,
             "output_tokens": iso.output_tokens,
             "rho": rho,
             "estimator": chosen.source,
+            "generator_on_schedule": trusted,
             "note": chosen.note,
             "service_inflation": {"value": chosen.ratio, "ci95": [chosen.ci95[0], chosen.ci95[1]],
                                   "samples": chosen.under_load.n},
             "under_load_ms": chosen.under_load.value * 1e3,
             "isolated_ms": chosen.isolated.value * 1e3,
-            "by_rho": [{"rho": r, "value": i.ratio, "ci95": [i.ci95[0], i.ci95[1]], "samples": i.under_load.n}
-                       for r, i in rows],
+            "by_rho": [{"rho": r, "value": i.ratio, "ci95": [i.ci95[0], i.ci95[1]], "samples": i.under_load.n,
+                        "generator_on_schedule": t} for r, i, t in rows],
         }
     document = {
         "schema": UNDER_LOAD_SCHEMA,

@@ -117,7 +117,7 @@ def test_a_measured_factor_carries_provenance_measured_and_its_run(tmp_path):
     assert plan.dedicated[0].replicas == _hand_n(1.6 * S) == 14
     figure = plan.to_dict()["inputs"]["buckets"][0]["figures"]["service_inflation"]
     assert figure["source"] == "measured" and figure["value"] == 1.6 and figure["ci95"] == (1.4, 1.6)
-    for fragment in ("fit 1.5, 95% interval [1.4, 1.6]", "conservative end", "lpuplan fidelity http://127.0.0.1:8000/v1",
+    for fragment in ("fit 1.5, 95% interval [1.4, 1.6]", "conservative end", "measured by lpuplan fidelity http://127.0.0.1:8000/v1",
                      "2026-12-01T23:40:00+00:00", "rho 0.7", "departure spacing", "2 run(s) x 3000 requests"):
         assert fragment in figure["note"], figure["note"]
     from lpuplan.render_terminal import print_sizing  # the plan output says it
@@ -134,6 +134,17 @@ def test_point_estimate_shape_match_and_a_given_value_wins(tmp_path):
     assert point.service_inflation == 1.5 and point.measured["service_inflation"] == (1.5, 1.4, 1.6)
     given = _load(tmp_path, 'under_load = "ul.json"\nservice_inflation = 1.1').buckets[0]
     assert given.service_inflation == 1.1 and "service_inflation" not in given.measured
+
+
+def test_a_measured_speed_up_never_shortens_s_in_a_conservative_sizing(tmp_path):
+    _under_load(tmp_path, value=0.83, ci95=(0.67, 0.99))  # faster loaded than alone, even at the interval's top
+    plan = build_plan(_load(tmp_path, 'under_load = "ul.json"'))
+    assert plan.dedicated[0].service.total_s == pytest.approx(S, rel=1e-12) and plan.dedicated[0].replicas == 9
+    figure = plan.inputs["buckets"][0]["figures"]["service_inflation"]
+    assert figure["value"] == 1.0 and figure["source"] == "measured"
+    assert "sized at 1;" in figure["note"] and "whole interval lies below 1" in figure["note"]
+    point = build_plan(_load(tmp_path, 'under_load = "ul.json"', headroom='measured_estimate = "point"'))
+    assert point.dedicated[0].service.total_s == pytest.approx(0.83 * S, rel=1e-12)  # the user asked for the fit
 
 
 def test_bad_under_load_files_name_the_field(tmp_path):
