@@ -72,6 +72,7 @@ __all__ = [
     "pool_state",
     "dedicated_pool_spec",
     "least_replicas",
+    "replicas_for_utilisation",
     "stable_floor",
     "size_bucket",
     "size_pool",
@@ -396,6 +397,17 @@ def _closed_form_guess(spec: PoolSpec, degraded: bool, constraint: str, floor_n:
     return hi
 
 
+def replicas_for_utilisation(load_servers: float, slots: int, rho_target: float) -> int:
+    """Least replicas with ``lambda E[S] / (N slots) <= rho_target``: ``max(ceil(a / (slots rho)), 1)``.
+
+    ``load_servers`` is the offered load ``a = lambda E[S]`` (erlangs); the
+    ``1e-12`` keeps a quotient that is an integer up to rounding from asking
+    for one replica more. The workbook writes this as a live formula
+    (``lpuplan.workbook_formulas``).
+    """
+    return max(math.ceil(load_servers / (slots * rho_target) * (1 - 1e-12)), 1)
+
+
 def stable_floor(load_servers: float, slots: int) -> int:
     """Fewest replicas with utilisation strictly below 1."""
     return math.floor(load_servers / slots) + 1
@@ -586,7 +598,7 @@ def size_pool(spec: PoolSpec) -> tuple[int, tuple[Constraint, ...], tuple[str, .
             present.add("shed")
         rho_limit = spec.rho_target(degraded)
         # the utilisation count is closed form: it brackets the costlier searches
-        hint = max(math.ceil(load / (spec.slots * rho_limit) * (1 - 1e-12)), 1)
+        hint = replicas_for_utilisation(load, spec.slots, rho_limit)
         for name in ("utilisation", "e2el_p99", "ttft_p99", "shed", "tpot_p99"):
             if name not in present or name in blocked or (name == "tpot_p99" and degraded):
                 continue

@@ -98,6 +98,7 @@ _AREAS: tuple[str, ...] = (
     "lpuplan.cli_fidelity",
     "lpuplan.cli_whatif",
     "lpuplan.cli_report",
+    "lpuplan.cli_export",
 )
 
 for _module in _AREAS:

@@ -66,6 +66,7 @@ def _load(file: Optional[Path]) -> tuple[Project, str]:
 def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: bool = True, seed: int | None = None,
              progress: Callable[[str], None] | None = None) -> tuple[Plan, list[Path]]:
     """Build the plan and write its outputs (plan.json and the worksheets)."""
+    from lpuplan.cli_export import export_files
     from lpuplan.cli_facility import write_facility_outputs
     from lpuplan.plan import build_plan
     from lpuplan.render_markdown import render_capacity_worksheet, render_inputs_worksheet
@@ -84,6 +85,7 @@ def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: b
             written.append(write_json(staging / "plan.json", plan.to_dict(facility_detail=detail), option="--out"))
             written.append(write_atomic(staging / "dimensioning_inputs.md", render_inputs_worksheet(plan, source), option="--out"))
             written.append(write_atomic(staging / "capacity_model.md", render_capacity_worksheet(plan), option="--out"))
+            written.append(write_atomic(staging / "sizing.xlsx", export_files(plan, source, ("xlsx",))["sizing.xlsx"], option="--out"))
             written += facility
         written = [out_dir / path.relative_to(staging) for path in written]
     return plan, written
