@@ -148,10 +148,12 @@ class _Table:
         """The cell of column ``key`` in ``row`` (default: the row being written)."""
         return xl_rowcol_to_cell(self.row if row is None else row, self.index[key])
 
-    def add(self, values: dict[str, Any], **extra: Any) -> int:
+    def add(self, values: dict[str, Any], kinds: dict[str, str] | None = None, **extra: Any) -> int:
+        """Write one row; ``kinds`` overrides a column's number format for this row."""
         for key, value in values.items():
             c = self.columns[self.index[key]]
-            _write(self.book, self.ws, self.row, self.index[key], value, c.kind, c.computed, **extra)
+            kind = kinds.get(key, c.kind) if kinds else c.kind
+            _write(self.book, self.ws, self.row, self.index[key], value, kind, c.computed, **extra)
         self.row += 1
         return self.row - 1
 
@@ -472,87 +474,86 @@ def _facility(book: _Book, plan: "Plan", names: dict[str, str]) -> None:
                                    {"a": p.replicas_final, "b": chips_rep})),
                "unplaced": p.unplaced, "verdict": _verdict(p.normal.passed)})
     t.finish()
-    # racks
-    rcols = [Col("rack", "rack"), Col("zone", "cooling zone"), Col("nodes", "nodes powered", "int", True),
-             Col("typical", "typical kW", "kw"), Col("max", "max kW", "kw"), Col("budget", "budget kW", "kw"),
-             Col("margin", "margin kW", "kw"), Col("verdict", "max <= budget", "verdict"),
-             Col("heat", "heat BTU/h", "btu"), Col("cfm", "airflow CFM", "flow"), Col("m3h", "airflow m³/h", "flow")]
+    # racks, grouped by the nodes they power (every rack of a group draws the same; the per-rack list with
+    # elevations is facility/rack_plan.xlsx)
     racks = [r for r in result.racks if r.powered_nodes]
+    groups: dict[int, list[Any]] = {}
+    for r in racks:
+        groups.setdefault(r.powered_nodes, []).append(r)
+    rcols = [Col("nodes", "nodes powered per rack", "int", True), Col("count", "racks", "int", True),
+             Col("typical", "typical kW per rack", "kw"), Col("max", "max kW per rack", "kw"),
+             Col("budget", "budget kW", "kw"), Col("margin", "margin kW", "kw"), Col("verdict", "max <= budget", "verdict"),
+             Col("heat", "heat BTU/h per rack", "btu"), Col("cfm", "airflow CFM per rack", "flow"),
+             Col("m3h", "airflow m³/h per rack", "flow"), Col("total_typical", "typical kW all", "kw"),
+             Col("total_max", "max kW all", "kw"), Col("first", "first rack", "text", width=22),
+             Col("last", "last rack", "text", width=22)]
     rt = _Table(book, ws, t.row + 2, rcols)
-    zone_of = {name: z.zone for z in result.zones for name in z.racks}
     typ_kw, max_kw, budget_kw = (lay.node_power_typical_w / 1e3, lay.node_power_max_w / 1e3,
                                  lay.rack_power_budget_w / 1e3)
     dt = lay.cooling.delta_t_f
-    first_rack = rt.row
-    for r in racks:
-        row: dict[str, Any] = {"rack": r.rack, "zone": zone_of.get(r.rack, "-"), "nodes": r.powered_nodes}
+    first_group = rt.row
+    totals = {"count": 0.0, "total_typical": [], "total_max": []}
+    for nodes in sorted(groups, reverse=True):
+        members = groups[nodes]
+        row: dict[str, Any] = {"nodes": nodes, "count": len(members), "first": members[0].rack, "last": members[-1].rack}
         row["typical"] = Live(*live("rack_kw", {"nodes": rt.ref("nodes"), "node_kw": fig_cell["facility.node_power_kw.typical"]},
-                                    {"nodes": r.powered_nodes, "node_kw": typ_kw}))
+                                    {"nodes": nodes, "node_kw": typ_kw}))
         row["max"] = Live(*live("rack_kw", {"nodes": rt.ref("nodes"), "node_kw": fig_cell["facility.node_power_kw.max"]},
-                                {"nodes": r.powered_nodes, "node_kw": max_kw}))
+                                {"nodes": nodes, "node_kw": max_kw}))
         row["budget"] = Live(f"={fig_cell['facility.rack_power_budget_kw']}", budget_kw)
         row["margin"] = Live(*live("margin_kw", {"budget_kw": rt.ref("budget"), "max_kw": rt.ref("max")},
                                    {"budget_kw": budget_kw, "max_kw": row["max"].cached}))
         row["verdict"] = Live(*live("within", {"value": rt.ref("max"), "limit": rt.ref("budget")},
                                     {"value": row["max"].cached, "limit": budget_kw}))
         row["heat"] = Live(*live("heat_btu_per_h", {"kw": rt.ref("max")}, {"kw": row["max"].cached}))
-        row["cfm"] = Live(*live("airflow_cfm", {"kw": rt.ref("max"), "delta_t_f": fig_cell["facility.cooling.delta_t_f"]},
+        delta = fig_cell["facility.cooling.delta_t_f"]
+        row["cfm"] = Live(*live("airflow_cfm", {"kw": rt.ref("max"), "delta_t_f": delta}, {"kw": row["max"].cached, "delta_t_f": dt}))
+        row["m3h"] = Live(*live("airflow_m3_per_h", {"kw": rt.ref("max"), "delta_t_f": delta},
                                 {"kw": row["max"].cached, "delta_t_f": dt}))
-        row["m3h"] = Live(*live("airflow_m3_per_h", {"kw": rt.ref("max"), "delta_t_f": fig_cell["facility.cooling.delta_t_f"]},
-                                {"kw": row["max"].cached, "delta_t_f": dt}))
+        row["total_typical"] = Live(*live("product", {"a": rt.ref("count"), "b": rt.ref("typical")},
+                                          {"a": len(members), "b": row["typical"].cached}))
+        row["total_max"] = Live(*live("product", {"a": rt.ref("count"), "b": rt.ref("max")},
+                                      {"a": len(members), "b": row["max"].cached}))
+        totals["count"] += len(members)
+        totals["total_typical"].append(row["total_typical"].cached)
+        totals["total_max"].append(row["total_max"].cached)
         rt.add(row)
-    last_rack = rt.row - 1
+    last_group = rt.row - 1
     if racks:
         bold = {"bold": True, "top": 1}
         ws.write_string(rt.row, 0, "total", book.fmt(**bold))
-        for key in ("nodes", "typical", "max", "heat", "cfm", "m3h"):
+        for key, cached in (("count", totals["count"]), ("total_typical", math.fsum(totals["total_typical"])),
+                            ("total_max", math.fsum(totals["total_max"]))):
             col = rt.index[key]
-            cached = math.fsum(_cached(v) for v in _column_values(racks, key, rt, lay, typ_kw, max_kw, dt))
-            span = f"{xl_rowcol_to_cell(first_rack, col)}:{xl_rowcol_to_cell(last_rack, col)}"
-            kind = rt.columns[col].kind
-            ws.write_formula(rt.row, col, f"=SUM({span})", book.cell_format(kind, **bold), cached)
+            span = f"{xl_rowcol_to_cell(first_group, col)}:{xl_rowcol_to_cell(last_group, col)}"
+            ws.write_formula(rt.row, col, f"=SUM({span})", book.cell_format(rt.columns[col].kind, **bold), cached)
         rt.row += 1
     rt.finish()
-    # cooling zones
-    zcols = [Col("zone", "cooling zone"), Col("racks", "racks", "int", True), Col("heat", "heat max kW", "kw"),
-             Col("tons", "cooling tons", "kw"), Col("unit", "unit kW", "kw"), Col("needed", "units needed", "int"),
-             Col("redundancy", "redundancy units", "int"), Col("installed", "units installed", "int", True),
-             Col("verdict", "survives one unit loss", "verdict", True)]
+    # cooling zones: heat at maximum draw = nodes powered in the zone x node max kW
+    zcols = [Col("zone", "cooling zone"), Col("racks", "racks", "int", True), Col("nodes", "nodes powered", "int", True),
+             Col("heat", "heat max kW", "kw"), Col("tons", "cooling tons", "kw"), Col("unit", "unit kW", "kw"),
+             Col("needed", "units needed", "int"), Col("redundancy", "redundancy units", "int"),
+             Col("installed", "units installed", "int", True), Col("verdict", "survives one unit loss", "verdict", True)]
     zt = _Table(book, ws, rt.row + 2, zcols)
-    zone_range = f"$B${first_rack + 1}:$B${last_rack + 1}"
-    max_range = f"$E${first_rack + 1}:$E${last_rack + 1}"
+    powered = {r.rack: r.powered_nodes for r in racks}
     for z in result.zones:
-        if not z.racks or z.heat_max_kw <= 0:
+        nodes = sum(powered.get(name, 0) for name in z.racks)
+        if nodes == 0:
             continue
-        row = {"zone": z.zone, "racks": len([n for n in z.racks if n in {r.rack for r in racks}])}
-        row["heat"] = Live(f'=SUMIF({zone_range},{zt.ref("zone")},{max_range})', z.heat_max_kw) if racks else z.heat_max_kw
-        row["tons"] = Live(*live("tons", {"kw": zt.ref("heat")}, {"kw": z.heat_max_kw}))
+        row = {"zone": z.zone, "racks": sum(1 for name in z.racks if name in powered), "nodes": nodes}
+        row["heat"] = Live(*live("rack_kw", {"nodes": zt.ref("nodes"), "node_kw": fig_cell["facility.node_power_kw.max"]},
+                                 {"nodes": nodes, "node_kw": max_kw}))
+        row["tons"] = Live(*live("tons", {"kw": zt.ref("heat")}, {"kw": row["heat"].cached}))
         row["unit"] = Live(f"={fig_cell['facility.cooling.unit_kw']}", z.unit_kw)
         row["needed"] = Live(*live("cooling_units_needed", {"heat_max_kw": zt.ref("heat"), "unit_kw": zt.ref("unit")},
-                                   {"heat_max_kw": z.heat_max_kw, "unit_kw": z.unit_kw}))
+                                   {"heat_max_kw": row["heat"].cached, "unit_kw": z.unit_kw}))
         row["redundancy"] = Live(f"={fig_cell['facility.cooling.redundancy']}", z.redundancy)
         row["installed"] = z.units_installed
         row["verdict"] = _verdict(z.survives_one_unit_loss)
         zt.add(row)
     zt.finish()
-
-
-def _cached(value: Any) -> float:
-    return float(value.cached) if isinstance(value, Live) else float(value)
-
-
-def _column_values(racks: Sequence[Any], key: str, rt: _Table, lay: Any, typ_kw: float, max_kw: float,
-                   dt: float) -> list[float]:
-    """The cached figures of one rack column, from the same homes as the cells (for the totals row)."""
-    out = []
-    for r in racks:
-        mx = FORMULAS["rack_kw"].python(nodes=r.powered_nodes, node_kw=max_kw)
-        out.append({"nodes": r.powered_nodes,
-                    "typical": FORMULAS["rack_kw"].python(nodes=r.powered_nodes, node_kw=typ_kw),
-                    "max": mx, "heat": FORMULAS["heat_btu_per_h"].python(kw=mx),
-                    "cfm": FORMULAS["airflow_cfm"].python(kw=mx, delta_t_f=dt),
-                    "m3h": FORMULAS["airflow_m3_per_h"].python(kw=mx, delta_t_f=dt)}[key])
-    return out
+    ws.write_string(zt.row + 1, 0, "Every rack with its nodes, power, heat and airflow, and the rack elevations:"
+                    " facility/rack_plan.xlsx (lpuplan plan, lpuplan facility).", book.fmt(italic=True))
 
 
 def _failure_domains(book: _Book, plan: "Plan") -> None:
@@ -647,8 +648,14 @@ def _provenance(book: _Book, plan: "Plan", source: str) -> None:
                                 Col("limit", "limit", "value", True), Col("unit", "unit", width=10),
                                 Col("kind", "kind", "method"), Col("detail", "detail", width=80)])
     for c in plan.checks:
-        ct.add({"check": c.name, "subject": c.subject, "verdict": _verdict(c.passed), "value": c.value,
-                "limit": c.limit, "unit": c.unit, "kind": c.kind or "-", "detail": c.detail})
+        value, limit, unit, kind = c.value, c.limit, c.unit, "ratio"
+        if unit == "s":  # times in ms at the edge, as everywhere in the workbook
+            value, limit, unit, kind = (None if value is None else value * 1e3), (None if limit is None else limit * 1e3), "ms", "ms"
+        elif unit in ("probability", "share"):
+            kind = "prob"
+        ct.add({"check": c.name, "subject": c.subject, "verdict": _verdict(c.passed), "value": value,
+                "limit": limit, "unit": unit, "kind": c.kind or "-", "detail": c.detail},
+               kinds={"value": kind, "limit": kind})
     ct.finish()
     row = ct.row + 1
     ws.write_string(row, 0, "Assumptions to validate", bold)

@@ -93,10 +93,12 @@ def read_worksheet(path: str | Path) -> list[tuple[str, InputRow]]:
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=False, keep_links=False)
-    except DefusedXmlException as exc:
-        raise WorksheetError("FILE", str(path), f"refused: its XML declares entities or a DTD ({type(exc).__name__})"
-                             " - an XML bomb or external entity; export a fresh workbook") from None
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile, TypeError) as exc:
+    except Exception as exc:  # openpyxl wraps parse errors in its own; the cause says what was refused
+        defused = _cause(exc, DefusedXmlException)
+        if defused is not None:
+            raise WorksheetError("FILE", str(path), f"refused: its XML declares entities or a DTD"
+                                 f" ({type(defused).__name__}) - an XML bomb or external entity; export a fresh"
+                                 " workbook") from None
         raise WorksheetError("FILE", str(path), f"cannot read the workbook ({type(exc).__name__}: {exc}); save it as"
                              " Excel 2007-365 (.xlsx)") from None
     try:
@@ -109,25 +111,41 @@ def read_worksheet(path: str | Path) -> list[tuple[str, InputRow]]:
             cells = ws.iter_rows(min_row=1, max_row=MAX_ROWS + FIRST_ROW + 1, max_col=len(HEADER))
             for r, row in enumerate(cells, start=1):
                 if r == MAX_ROWS + FIRST_ROW + 1:
-                    raise WorksheetError(f"{SHEET}!A{r}", "rows", f"more than {MAX_ROWS:,}",
+                    raise WorksheetError(f"{SHEET}!A{r} (rows)", f"more than {MAX_ROWS:,}",
                                          "an Inputs sheet holds one row per figure; remove the extra rows")
                 values = [c.value for c in row] + [None] * (len(HEADER) - len(row))
                 if r <= FIRST_ROW:
                     if r == FIRST_ROW and [str(v).strip() if v is not None else "" for v in values] != list(HEADER):
-                        raise WorksheetError(f"{SHEET}!A{r}", "header", values,
+                        raise WorksheetError(f"{SHEET}!A{r} (header)", values,
                                              f"row {r} must be the header {', '.join(HEADER)} (as exported)")
                     continue
                 parsed = _row(r, row, values)
                 if parsed is not None:
                     rows.append(parsed)
-        except DefusedXmlException as exc:
-            raise WorksheetError(f"{SHEET}!", str(path), f"refused: the sheet's XML declares entities or a DTD"
-                                 f" ({type(exc).__name__}); export a fresh workbook") from None
+        except WorksheetError:
+            raise
+        except Exception as exc:
+            defused = _cause(exc, DefusedXmlException)
+            what = (f"refused: the sheet's XML declares entities or a DTD ({type(defused).__name__}); export a fresh"
+                    " workbook") if defused is not None else f"cannot read the sheet ({type(exc).__name__}: {exc})"
+            raise WorksheetError(f"{SHEET} sheet", str(path), what) from None
     finally:
         book.close()
     if not rows:
-        raise WorksheetError(f"{SHEET}!A{FIRST_ROW + 1}", "rows", "none", "the Inputs sheet holds no figures")
+        raise WorksheetError(f"{SHEET}!A{FIRST_ROW + 1}", None, "the Inputs sheet holds no figures: fill one row per field")
     return rows
+
+
+def _cause(exc: BaseException, kind: type) -> BaseException | None:
+    """``exc`` or the first exception of ``kind`` in its chain (``__cause__`` / ``__context__``)."""
+    seen: set[int] = set()
+    probe: BaseException | None = exc
+    while probe is not None and id(probe) not in seen:
+        if isinstance(probe, kind):
+            return probe
+        seen.add(id(probe))
+        probe = probe.__cause__ or probe.__context__
+    return None
 
 
 def _row(r: int, row: Any, values: list[Any]) -> tuple[str, InputRow] | None:
@@ -135,11 +153,11 @@ def _row(r: int, row: Any, values: list[Any]) -> tuple[str, InputRow] | None:
     if field is None and value is None:
         return None  # a blank row
     if not isinstance(field, str) or not field.strip():
-        raise WorksheetError(f"{SHEET}!A{r}", "field", field, "name the field (e.g. workload.lambda_peak) or clear the row")
+        raise WorksheetError(f"{SHEET}!A{r} (field)", field, "name the field (e.g. workload.lambda_peak) or clear the row")
     field = field.strip()
     cell = row[1] if len(row) > 1 else None
     if cell is not None and getattr(cell, "data_type", None) == "f":
-        raise WorksheetError(f"{SHEET}!B{r}", field, value, "a formula: type the figure itself (the project file"
+        raise WorksheetError(f"{SHEET}!B{r} ({field})", value, "a formula: type the figure itself (the project file"
                              " takes values)")
     if isinstance(value, str):
         value = value.strip()
