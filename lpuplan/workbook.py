@@ -238,7 +238,8 @@ def _buckets(book: _Book, plan: "Plan", names: dict[str, str]) -> dict[str, dict
     from dimensioning.service_time import rates_at_slots
 
     ws = _sheet(book, "Buckets", "Buckets: traffic and service time per bucket. S_bucket = P/R_prefill + O/R_decode"
-                " + L_fixed (prompt at the bucket edge, output at its cap); mu = slots / S_bucket per replica.")
+                " + L_fixed (prompt at the bucket edge, output at its cap), times the service inflation f under load;"
+                " mu = slots / S_bucket per replica.")
     cols = [
         Col("bucket", "bucket", "text"), Col("P", "P max prompt tokens", "tok"), Col("O", "O output cap tokens", "tok"),
         Col("share", "share of requests", "share", True), Col("share_method", "method", "method"),
@@ -246,7 +247,7 @@ def _buckets(book: _Book, plan: "Plan", names: dict[str, str]) -> dict[str, dict
         Col("output_mean", "output mean E[min(O,cap)] tokens", "tok", True),
         Col("r_prefill", "R_prefill at slots tok/s", "tok"), Col("r_decode", "R_decode at slots tok/s", "ratio"),
         Col("rates_basis", "rates basis", "method"),
-        Col("l_fixed", "L_fixed ms", "ms"), Col("slots", "slots", "int"), Col("S", "S_bucket ms", "ms"),
+        Col("l_fixed", "L_fixed ms", "ms"), Col("f", "service_inflation f", "ratio"), Col("slots", "slots", "int"), Col("S", "S_bucket ms", "ms"),
         Col("S_mean", "S mean ms", "ms"), Col("first", "TTFT service part ms", "ms"),
         Col("mu", "mu req/s per replica", "mu"), Col("decode_tps", "decode tok/s per replica", "tok"),
         Col("output_tps", "output tok/s at peak", "tok"),
@@ -274,14 +275,18 @@ def _buckets(book: _Book, plan: "Plan", names: dict[str, str]) -> dict[str, dict
             "r_decode": r_decode if derived else Live(f"={_bucket_names(names, i, 'r_decode')}", r_decode),
             "rates_basis": ("computed: " if derived else "") + bucket.rates_basis,
             "l_fixed": Live(f"={ref['l_fixed_ms']}", bucket.l_fixed_ms),
+            # service time under load over the isolated one (1 when the bucket gives none)
+            "f": (Live(f"={_bucket_names(names, i, 'service_inflation')}", bucket.service_inflation)
+                  if _bucket_names(names, i, "service_inflation") else 1.0),
             "slots": Live(f"={ref['slots']}", bucket.slots),
         }
         if derived:  # computed cells, styled as such
             row["rates_basis"] = f"computed ({bucket.rates_basis})"
+        f = bucket.service_inflation or 1.0
         service_refs = {"P": t.ref("P"), "O": t.ref("O"), "r_prefill": t.ref("r_prefill"),
-                        "r_decode": t.ref("r_decode"), "l_fixed_ms": t.ref("l_fixed")}
+                        "r_decode": t.ref("r_decode"), "l_fixed_ms": t.ref("l_fixed"), "f": t.ref("f")}
         service_vals = {"P": bucket.max_prompt_tokens, "O": bucket.max_output_tokens, "r_prefill": r_prefill,
-                        "r_decode": r_decode, "l_fixed_ms": bucket.l_fixed_ms}
+                        "r_decode": r_decode, "l_fixed_ms": bucket.l_fixed_ms, "f": f}
         row["S"] = Live(*live("service_ms", service_refs, service_vals))
         row["S_mean"] = Live(*live("service_ms", {**service_refs, "O": t.ref("output_mean")},
                                    {**service_vals, "O": tr.output_mean}))
@@ -289,8 +294,9 @@ def _buckets(book: _Book, plan: "Plan", names: dict[str, str]) -> dict[str, dict
                                   {k: v for k, v in service_vals.items() if k != "O"}))
         row["mu"] = Live(*live("mu", {"slots": t.ref("slots"), "service_ms": t.ref("S")},
                                {"slots": bucket.slots, "service_ms": row["S"].cached}))
-        row["decode_tps"] = Live(*live("decode_tokens_per_s", {"slots": t.ref("slots"), "r_decode": t.ref("r_decode")},
-                                       {"slots": bucket.slots, "r_decode": r_decode}))
+        row["decode_tps"] = Live(*live("decode_tokens_per_s", {"slots": t.ref("slots"), "r_decode": t.ref("r_decode"),
+                                                               "f": t.ref("f")},
+                                       {"slots": bucket.slots, "r_decode": r_decode, "f": f}))
         row["output_tps"] = Live(*live("output_tokens_per_s", {"arrival_rate": t.ref("lambda"),
                                                                "output_mean": t.ref("output_mean")},
                                        {"arrival_rate": row["lambda"].cached, "output_mean": tr.output_mean}))

@@ -74,20 +74,24 @@ def _within(value: float, limit: float) -> str:
 
 
 FORMULAS: dict[str, CellFormula] = {
-    # dimensioning.service_time: S_bucket = P/R_prefill + O/R_decode + L_fixed
+    # dimensioning.service_time: S_bucket = f (P/R_prefill + O/R_decode + L_fixed), the sizing's rates
+    # (service_time.sizing_rates: R/f and f L_fixed, f the bucket's service_inflation, 1 when none)
     "service_ms": CellFormula(
-        lambda P, O, r_prefill, r_decode, l_fixed_ms: 1e3 * service_seconds(P, O, r_prefill, r_decode, l_fixed_ms / 1e3),
-        "1000*({P}/{r_prefill}+{O}/{r_decode}+{l_fixed_ms}/1000)", "dimensioning.service_time.service_seconds"),
+        lambda P, O, r_prefill, r_decode, l_fixed_ms, f:
+            1e3 * service_seconds(P, O, r_prefill / f, r_decode / f, l_fixed_ms / 1e3 * f),
+        "1000*({P}/({r_prefill}/{f})+{O}/({r_decode}/{f})+{l_fixed_ms}/1000*{f})",
+        "dimensioning.service_time.service_seconds at sizing_rates"),
     "first_token_ms": CellFormula(
-        lambda P, r_prefill, r_decode, l_fixed_ms: 1e3 * _first_token_s(P, r_prefill, r_decode, l_fixed_ms),
-        "1000*({l_fixed_ms}/1000+{P}/{r_prefill}+1/{r_decode})", "dimensioning.service_time.ServiceTime.first_token_s"),
+        lambda P, r_prefill, r_decode, l_fixed_ms, f: 1e3 * _first_token_s(P, r_prefill / f, r_decode / f, l_fixed_ms * f),
+        "1000*({l_fixed_ms}*{f}/1000+{P}/({r_prefill}/{f})+1/({r_decode}/{f}))",
+        "dimensioning.service_time.ServiceTime.first_token_s"),
     "mu": CellFormula(lambda slots, service_ms: mu(slots, service_ms / 1e3), "{slots}/({service_ms}/1000)",
                       "dimensioning.service_time.mu"),
     # dimensioning.traffic.split_traffic: lambda_bucket = lambda_peak * share
     "arrival_rate": CellFormula(lambda lambda_peak, share: lambda_peak * share, "{lambda_peak}*{share}",
                                 "dimensioning.traffic.split_traffic"),
-    "decode_tokens_per_s": CellFormula(lambda slots, r_decode: slots * r_decode, "{slots}*{r_decode}",
-                                       "slots x R_decode (output tokens/s of a full replica)"),
+    "decode_tokens_per_s": CellFormula(lambda slots, r_decode, f: slots * (r_decode / f), "{slots}*({r_decode}/{f})",
+                                       "slots x R_decode / f (output tokens/s of a full replica)"),
     "output_tokens_per_s": CellFormula(lambda arrival_rate, output_mean: arrival_rate * output_mean,
                                        "{arrival_rate}*{output_mean}", "lambda_bucket x E[min(O, cap)]"),
     # dimensioning.pool.evaluate_pool: rho = lambda E[S] / (N slots)

@@ -44,7 +44,7 @@ _UNITS = {
     "max_output_tokens": "tokens", "voltage": "V", "amperage": "A", "delta_t_f": "°F", "typical": "kW", "max": "kW",
     "unit_kw": "kW", "racks_per_zone": "racks", "redundancy": "units", "nodes_per_rack": "nodes",
     "spare_nodes_per_rack": "nodes", "beta0_us": "µs", "beta1_us": "µs", "beta2_us": "µs",
-    "shed_target": "probability", "rho_target_normal": "", "rho_target_degraded": "", "arrival_scv": "",
+    "shed_target": "probability", "service_inflation": "ratio", "rho_target_normal": "", "rho_target_degraded": "", "arrival_scv": "",
 }
 
 
@@ -235,9 +235,9 @@ def project_data(rows: list[tuple[str, InputRow]]) -> tuple[dict[str, Any], dict
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise WorksheetProblem(field_cell, row.field, row.field, "clashes with another row's value")
-        if row.source == "measured" and table.get("profile") is not None or (
-                row.source == "measured" and any(r.field == f"{row.field.split('.')[0]}.profile" for _c, r in rows)):
-            continue  # the profile gives it again (change source to given to override it)
+        if row.source == "measured" and any(r.field in (f"{row.field.split('.')[0]}.profile",
+                                                         f"{row.field.split('.')[0]}.under_load") for _c, r in rows):
+            continue  # the measurement file gives it again (change source to given to override it)
         node[rest[-1]] = value
         if row.source == "assumed" and rest[0] not in table.get("assumed", []):
             table.setdefault("assumed", []).append(rest[0])

@@ -58,14 +58,16 @@ slots = st.integers(min_value=1, max_value=256)
 
 
 @settings(max_examples=150, deadline=None)
-@given(P=tokens, O=tokens, r_prefill=positive, r_decode=positive, l_fixed_ms=st.floats(0, 1e4))
-def test_service_time_and_first_token(P, O, r_prefill, r_decode, l_fixed_ms):  # noqa: N803
-    excel, python = _filled("service_ms", dict(P=P, O=O, r_prefill=r_prefill, r_decode=r_decode, l_fixed_ms=l_fixed_ms))
+@given(P=tokens, O=tokens, r_prefill=positive, r_decode=positive, l_fixed_ms=st.floats(0, 1e4),
+       f=st.one_of(st.just(1.0), st.floats(0.5, 100.0)))
+def test_service_time_and_first_token(P, O, r_prefill, r_decode, l_fixed_ms, f):  # noqa: N803
+    excel, python = _filled("service_ms", dict(P=P, O=O, r_prefill=r_prefill, r_decode=r_decode, l_fixed_ms=l_fixed_ms, f=f))
     assert excel == pytest.approx(python, rel=1e-12)
-    # the home itself, independently: L_fixed + P/R_prefill + O/R_decode, in ms
-    assert python == pytest.approx(l_fixed_ms + 1e3 * (P / r_prefill + O / r_decode), rel=1e-12)
-    excel, python = _filled("first_token_ms", dict(P=P, r_prefill=r_prefill, r_decode=r_decode, l_fixed_ms=l_fixed_ms))
+    # the home itself, independently: f (L_fixed + P/R_prefill + O/R_decode), in ms
+    assert python == pytest.approx(f * (l_fixed_ms + 1e3 * (P / r_prefill + O / r_decode)), rel=1e-12)
+    excel, python = _filled("first_token_ms", dict(P=P, r_prefill=r_prefill, r_decode=r_decode, l_fixed_ms=l_fixed_ms, f=f))
     assert excel == pytest.approx(python, rel=1e-12)
+    assert python == pytest.approx(f * (l_fixed_ms + 1e3 * (P / r_prefill + 1 / r_decode)), rel=1e-12)
 
 
 @settings(max_examples=200, deadline=None)
@@ -116,6 +118,7 @@ def test_facility_arithmetic(nodes, node_kw, budget, dt, unit_kw):
 
 def test_traffic_and_tokens():
     assert _filled("arrival_rate", dict(lambda_peak=40.0, share=0.25)) == (10.0, 10.0)
-    assert _filled("decode_tokens_per_s", dict(slots=16, r_decode=280.0)) == (4480.0, 4480.0)
+    assert _filled("decode_tokens_per_s", dict(slots=16, r_decode=280.0, f=1.0)) == (4480.0, 4480.0)
+    assert _filled("decode_tokens_per_s", dict(slots=16, r_decode=280.0, f=1.25)) == (3584.0, 3584.0)
     assert _filled("output_tokens_per_s", dict(arrival_rate=2.0, output_mean=350.0)) == (700.0, 700.0)
     assert _filled("product", dict(a=20, b=576)) == (11520, 11520)

@@ -107,7 +107,8 @@ def books(tmp_path_factory):
     import xlsxwriter
 
     work = tmp_path_factory.mktemp("workbook-lo")
-    text = example_project_text()
+    # one bucket runs slower under load (service_inflation, issue 16): its formulas carry f != 1
+    text = example_project_text().replace('name = "p4096"', 'name = "p4096"\nservice_inflation = 1.1', 1)
     base_plan = build_plan(_project(text))
     base = work / "base.xlsx"
     base.write_bytes(sizing_workbook(base_plan, "example"))
