@@ -24,6 +24,8 @@ lpu_emulator_slots                         gauge      slots of the replicas that
 lpu_emulator_replicas_up                   gauge      replicas in state up
 lpu_emulator_replica_up                    gauge      1 if that replica is up, else 0
 lpu_emulator_replica_state                 gauge      1 for the replica's current state, else 0
+lpu_emulator_replica_assigned_total        counter    requests the router sent to that replica (shed and
+                                                      failed included; central: dispatched to it)
 lpu_emulator_time_scale                    gauge      emulated seconds per wall second
 lpu_emulator_emulated_seconds              gauge      emulated seconds since the emulator started
 =========================================  =========  =================================================
@@ -37,7 +39,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 __all__ = ["METRIC_NAMES", "EmulatorMetrics", "latency_edges"]
@@ -57,6 +59,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "lpu_emulator_replicas_up",
     "lpu_emulator_replica_up",
     "lpu_emulator_replica_state",
+    "lpu_emulator_replica_assigned_total",
     "lpu_emulator_time_scale",
     "lpu_emulator_emulated_seconds",
 )
@@ -86,6 +89,8 @@ class _StateCollector(Collector):
         one = GaugeMetricFamily("lpu_emulator_replica_up", "1 if the replica is up", labels=["pool", "replica"])
         state = GaugeMetricFamily("lpu_emulator_replica_state", "1 for the replica's current state",
                                   labels=["pool", "replica", "state"])
+        assigned = CounterMetricFamily("lpu_emulator_replica_assigned", "Requests the router sent to the replica",
+                                       labels=["pool", "replica"])
         for pool in snap["pools"]:
             name = pool["name"]
             depth.add_metric([name], pool["queue_depth"])
@@ -95,13 +100,14 @@ class _StateCollector(Collector):
             up.add_metric([name], n_up)
             for r in pool["replicas"]:
                 one.add_metric([name, str(r["index"])], 1.0 if r["state"] == "up" else 0.0)
+                assigned.add_metric([name, str(r["index"])], r["assigned"])
                 for s in ("up", "hung", "down"):
                     state.add_metric([name, str(r["index"]), s], 1.0 if r["state"] == s else 0.0)
         scale = GaugeMetricFamily("lpu_emulator_time_scale", "Emulated seconds per wall second")
         scale.add_metric([], snap["time_scale"])
         clock = GaugeMetricFamily("lpu_emulator_emulated_seconds", "Emulated seconds since the emulator started")
         clock.add_metric([], snap["emulated_s"])
-        yield from (depth, flight, slots, up, one, state, scale, clock)
+        yield from (depth, flight, slots, up, one, state, assigned, scale, clock)
 
 
 class EmulatorMetrics:

@@ -16,6 +16,20 @@ sends it requests, which fail at once (503). ``hang`` freezes it: requests on
 it stop emitting tokens and its slots stay taken; the router keeps feeding
 its free slots. ``recover`` brings a killed replica back empty, or resumes a
 hung one (its requests' remaining schedule shifted by the hang).
+
+Routing (``round_robin`` and ``least_loaded`` give each replica its own FCFS
+queue and route at arrival). ``round_robin`` is the simulator's definition
+(:mod:`dimensioning.simulate.event_loop`), so a game day rehearsed here
+follows the prediction request by request: the routable replicas in index
+order, and the k-th routed arrival of the pool (k counted from 0 over the
+whole run, never reset) goes to ``routable[k mod len(routable)]``. A replica
+stays routable through its failover window (requests sent there fail at
+once), leaves the list when the router notices, and rejoins on recovery;
+the counter runs on, so the rotation's phase after a kill or a recovery is
+the simulator's. An arrival that finds no routable replica (503) or a prompt
+too long for every pool (400) does not count: neither is routed there.
+``Replica.assigned`` counts the requests routed to each replica (shed and
+failed ones included; with ``central`` routing, those dispatched to it).
 """
 
 from __future__ import annotations
@@ -57,6 +71,7 @@ class Replica:
     state: str = "up"  # up | hung | down
     routed: bool = True  # does the router still send it requests
     hung_since: float = 0.0
+    assigned: int = 0  # requests the router sent it (see the module docstring)
     failover_handle: asyncio.TimerHandle | None = None
 
     def __post_init__(self) -> None:
@@ -152,7 +167,8 @@ class PoolRuntime:
         self.failover_wall = failover_time_s / time_scale
         self.replicas = [Replica(i) for i in range(spec.replicas)]
         self.queue: deque[Job] = deque()  # central routing
-        self._rotation = itertools.cycle(range(spec.replicas))
+        self._rotation = itertools.cycle(range(spec.replicas))  # central: which free replica is tried first
+        self._routed_arrivals = 0  # round_robin: the simulator's counter k
         self.on_event = on_event
 
     # --- state for metrics and the control API ---------------------------------
@@ -200,10 +216,11 @@ class PoolRuntime:
         if not routed:
             raise NoReplica()
         if self.routing == "round_robin":
-            replica = self._pick(lambda r: r.routed)
+            replica = routed[self._routed_arrivals % len(routed)]
+            self._routed_arrivals += 1
         else:  # least_loaded: fewest requests in service plus waiting, lowest index on ties
             replica = min(routed, key=lambda r: (len(r.busy) + len(r.queue), r.index))
-        assert replica is not None
+        replica.assigned += 1
         if not replica.queue and self._free(replica):
             self._dispatch(job, replica, now)
             return job
@@ -221,6 +238,8 @@ class PoolRuntime:
 
     def _dispatch(self, job: Job, replica: Replica, start: float) -> None:
         job.replica = replica
+        if self.routing == "central":
+            replica.assigned += 1
         if replica.state == "down":  # still routed during failover: the request fails at once
             job.start = start
             job._fail("replica_down")
@@ -310,7 +329,8 @@ class PoolRuntime:
             "slots_per_replica": self.spec.slots,
             "queue_cap": self.spec.queue_cap,
             "replicas": [
-                {"index": r.index, "state": r.state, "routed": r.routed, "in_flight": len(r.busy), "queue_depth": len(r.queue)}
+                {"index": r.index, "state": r.state, "routed": r.routed, "in_flight": len(r.busy), "queue_depth": len(r.queue),
+                 "assigned": r.assigned}
                 for r in self.replicas
             ],
         }

@@ -15,6 +15,7 @@ import statistics
 import time
 
 import httpx
+import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
@@ -240,6 +241,60 @@ def test_routing_to_the_smallest_pool_that_holds_the_prompt_and_bad_requests():
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "max_tokens"
     assert tokens == {"tokens": [0, 1, 2]}
     assert missing.status_code == 404
+
+
+def test_round_robin_after_a_kill_and_recovery_routes_as_the_simulator_does():
+    """The same arrival sequence through a kill, its failover window, the router
+    noticing, and the recovery: the emulator (time scale 10, real sockets) sends
+    each request to the replica that :func:`dimensioning.simulate.simulate`
+    sends it to. Round-robin assignment depends only on the ORDER of arrivals
+    and routing changes, so the test fixes that order (requests one at a time,
+    the kill and recovery through the control API between them, the notice
+    awaited) and gives the simulator arrival times in the same order. The
+    emulator's old rotation (a cycle over every replica, skipping unroutable
+    ones) sends phase D to 0, 1, 2, 0 instead of 1, 2, 0, 1: this test fails on it.
+    """
+    from dimensioning.simulate import DeterministicService, Failure, Pool, TraceArrivals, simulate
+
+    spec = pool(replicas=3, slots=4, max_output_tokens=1, l_fixed_s=0.0, r_prefill=64000.0, r_decode=1000.0)
+    config = EmulatorConfig(pools=(spec,), routing="round_robin", time_scale=10.0, failover_time_s=20.0)
+    phases = {"A": 7, "B": 4, "C": 5, "D": 4}  # up; killed, still routed; noticed; recovered
+    emulated: list[int] = []
+    statuses: list[int] = []
+    with Emulator(config).start() as emu, httpx.Client(timeout=10) as client:
+        def send(count: int) -> None:
+            for _ in range(count):
+                before = [r["assigned"] for r in emu.state()["pools"][0]["replicas"]]
+                statuses.append(client.post(emu.url + "/completions", json={"prompt": "a", "max_tokens": 1}).status_code)
+                after = [r["assigned"] for r in emu.state()["pools"][0]["replicas"]]
+                emulated.append([k for k in range(3) if after[k] != before[k]][0])
+
+        send(phases["A"])
+        emu.kill("p64", 1)
+        send(phases["B"])
+        assert emu.state()["pools"][0]["replicas"][1]["routed"], "the 2 s failover window closed during phase B"
+        deadline = time.monotonic() + 10
+        while emu.state()["pools"][0]["replicas"][1]["routed"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        send(phases["C"])
+        emu.recover("p64", 1)
+        send(phases["D"])
+        counts = [r["assigned"] for r in emu.state()["pools"][0]["replicas"]]
+
+    # The simulator: the same order of events in emulated seconds (kill at 6.5, noticed 20 s later at 26.5,
+    # recovered at 31.5), requests 1 s apart within each phase; service 1 ms, 4 slots: no queueing.
+    times = [float(t) for t in range(7)] + [7.0, 7.5, 8.0, 8.5] + [27.0 + t for t in range(5)] + [32.0 + t for t in range(4)]
+    n = len(times)
+    trace = TraceArrivals(np.asarray(times), np.full(n, 1), np.full(n, 1))
+    failure = Failure(replicas=(1,), at_s=6.5, failover_time_s=20.0, recover_at_s=31.5)
+    result = simulate(Pool(replicas=3, slots=4, routing="round_robin"), trace, DeterministicService(0.001), seed=0,
+                      requests=n, failure=failure, warmup_fraction=0.0)
+    predicted = result.records.replica.tolist()
+    assert emulated == predicted
+    assert counts == np.bincount(predicted, minlength=3).tolist()
+    lost = (result.records.outcome == 2).tolist()  # LOST: sent to the dead replica before the router noticed
+    assert [status == 503 for status in statuses] == lost and sum(lost) == 2
+    assert predicted[-4:] == [1, 2, 0, 1]
 
 
 def test_bad_configuration_names_the_field():
