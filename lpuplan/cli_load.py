@@ -127,7 +127,8 @@ def register(app: typer.Typer) -> None:
         slo_tpot_ms: Annotated[Optional[float], typer.Option("--slo-tpot-ms", help="Goodput: TPOT objective.")] = None,
         max_send_lag_ms: Annotated[float, typer.Option("--max-send-lag-ms", help="Flag a run whose send lag p99 exceeds this (wall ms).")] = 2.0,
         spin_ms: Annotated[float, typer.Option("--spin-ms", help="Wake this early and yield until each send (sharper sends, more CPU).")] = 0.0,
-        client: Annotated[Literal["aiohttp", "httpx"], typer.Option("--client", help="aiohttp (least CPU per request) or httpx.")] = "aiohttp",
+        client: Annotated[Literal["auto", "h1", "aiohttp", "httpx"], typer.Option("--client", help="auto (h1 when httptools is installed, else aiohttp), h1 (least CPU per request), aiohttp or httpx.")] = "auto",
+        event_loop: Annotated[Literal["auto", "uvloop", "asyncio"], typer.Option("--event-loop", help="auto (uvloop when installed), uvloop or asyncio.")] = "auto",
         seed: Annotated[int, typer.Option("--seed", help="Seed of arrivals and shape draws (run i uses seed + i).")] = 0,
         out: Annotated[Optional[Path], typer.Option("--out", help="Folder for requests-<rate>.jsonl, summary.json and summary.csv.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as one JSON object, nothing else.")] = False,
@@ -181,7 +182,7 @@ def register(app: typer.Typer) -> None:
                 prompts = build_prompts(sorted(set(schedule.prompt_tokens.tolist())), tokenizer, url, model,
                                         timeout_s=timeout_s, seed=seed + i, api=api)
                 result = run_load(url, schedule, prompts, model=model, api=api, stream=stream, timeout_s=timeout_s,
-                                  time_scale=time_scale, spin_s=spin_ms / 1e3, client=client)
+                                  time_scale=time_scale, spin_s=spin_ms / 1e3, client=client, event_loop=event_loop)
                 summary = summarize(result, slo_e2el_ms=slos, slo_ttft_ms=slo_ttft_ms, slo_tpot_ms=slo_tpot_ms,
                                     max_send_lag_ms=max_send_lag_ms)
                 summaries.append(summary)

@@ -42,7 +42,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["METRIC_NAMES", "EmulatorMetrics", "latency_edges"]
+__all__ = ["METRIC_NAMES", "EmulatorMetrics", "ServedSeries", "latency_edges"]
 
 METRIC_NAMES: tuple[str, ...] = (
     "lpu_emulator_requests_total",
@@ -110,8 +110,26 @@ class _StateCollector(Collector):
         yield from (depth, flight, slots, up, one, state, assigned, scale, clock)
 
 
+class ServedSeries:
+    """One pool's series that every completed request updates, bound once (no label look-up per request)."""
+
+    __slots__ = ("requests", "tokens", "latency", "ttft", "wait", "lag")
+
+    def __init__(self, metrics: "EmulatorMetrics", pool: str) -> None:
+        self.requests = metrics.requests.labels(pool, "200")
+        self.tokens = metrics.tokens.labels(pool)
+        self.latency = metrics.latency.labels(pool)
+        self.ttft = metrics.ttft.labels(pool)
+        self.wait = metrics.wait.labels(pool)
+        self.lag = metrics.lag.labels(pool)
+
+
 class EmulatorMetrics:
-    """The counters and histograms one emulator updates, in its own registry."""
+    """The counters and histograms one emulator updates, in its own registry.
+
+    ``served[pool]`` holds the pool's success-path series already bound to
+    their labels (:class:`ServedSeries`).
+    """
 
     def __init__(self, pools: Sequence[str], slos_s: Iterable[float], snapshot: Callable[[], dict]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -139,3 +157,4 @@ class EmulatorMetrics:
             for reason in ("replica_killed", "replica_down", "no_replica", "client_disconnected"):
                 self.errors.labels(name, reason)
         r.register(_StateCollector(snapshot))
+        self.served = {name: ServedSeries(self, name) for name in pools}

@@ -48,6 +48,7 @@ __all__ = ["Emulator", "count_tokens", "CONTROL_ACTIONS"]
 
 CONTROL_ACTIONS = ("kill", "hang", "recover")
 _dumps = json.dumps
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
 def count_tokens(text: str) -> int:
@@ -118,6 +119,8 @@ class Emulator:
         self._started_wall = 0.0
         self._ids = 0
         self._timers: list[asyncio.TimerHandle] = []
+        self._choices: dict[tuple[bool, int], str] = {}  # the non-streamed answer's choices, per (chat, tokens)
+        self._model_json = _dumps(config.model)
 
     # --- lifecycle -----------------------------------------------------------------
     @property
@@ -334,7 +337,7 @@ class Emulator:
 
     async def _serve(self, request: web.Request, chat: bool) -> web.StreamResponse:
         try:
-            body = await request.json()
+            body = json.loads(await request.read())
         except (json.JSONDecodeError, UnicodeDecodeError):
             return _error(400, "body is not JSON", "invalid_request_error")
         try:
@@ -411,16 +414,15 @@ class Emulator:
     def _observe(self, job: Job, spec: PoolSpec) -> None:
         assert self.loop is not None and job.start is not None
         scale = self.config.time_scale
-        m = self.metrics
-        name = spec.name
+        m = self.metrics.served[spec.name]
         end = job.at + job.service
         first = job.at + (spec.l_fixed_s + spec.prefill_s(job.prompt_tokens) + 1 / spec.r_decode) / scale
-        m.requests.labels(name, "200").inc()
-        m.tokens.labels(name).inc(job.output_tokens)
-        m.latency.labels(name).observe((end - job.arrival) * scale)
-        m.ttft.labels(name).observe((first - job.arrival) * scale)
-        m.wait.labels(name).observe((job.start - job.arrival) * scale)
-        m.lag.labels(name).observe(max(self.loop.time() - end, 0.0))
+        m.requests.inc()
+        m.tokens.inc(job.output_tokens)
+        m.latency.observe((end - job.arrival) * scale)
+        m.ttft.observe((first - job.arrival) * scale)
+        m.wait.observe((job.start - job.arrival) * scale)
+        m.lag.observe(max(self.loop.time() - end, 0.0))
 
     def _failed(self, spec: PoolSpec, reason: str) -> None:
         self.metrics.errors.labels(spec.name, reason).inc()
@@ -435,19 +437,30 @@ class Emulator:
         except asyncio.CancelledError:
             self._abandon(job, spec)
             raise
-        usage, groq = self._usage(job, spec)
-        text = " tok" * job.output_tokens
-        created = int(time.time())
-        if chat:
-            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length", "logprobs": None}
-            body = {"id": ident, "object": "chat.completion", "created": created, "model": self.config.model,
-                    "choices": [choice], "usage": usage, "x_groq": {"id": ident, "usage": groq}}
-        else:
-            choice = {"index": 0, "text": text, "finish_reason": "length", "logprobs": None}
-            body = {"id": ident, "object": "text_completion", "created": created, "model": self.config.model,
-                    "choices": [choice], "usage": usage, "x_groq": {"id": ident, "usage": groq}}
         self._observe(job, spec)
-        return web.Response(text=_dumps(body), content_type="application/json")
+        return web.Response(body=self._whole_body(job, spec, ident, chat), headers=_JSON_HEADERS)
+
+    def _whole_body(self, job: Job, spec: PoolSpec, ident: str, chat: bool) -> bytes:
+        """The non-streamed answer, byte for byte what ``json.dumps`` writes of
+        ``{"id", "object", "created", "model", "choices", "usage", "x_groq": {"id", "usage"}}``,
+        from a template: the choice is cached per (api, tokens) and numbers are
+        formatted as json formats them (``repr`` of a float), the least work per request."""
+        usage, groq = self._usage(job, spec)
+        key = (chat, job.output_tokens)
+        choices = self._choices.get(key)
+        if choices is None:
+            text = " tok" * job.output_tokens
+            choice = ({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length", "logprobs": None}
+                      if chat else {"index": 0, "text": text, "finish_reason": "length", "logprobs": None})
+            choices = self._choices[key] = _dumps([choice])
+        p, c = usage["prompt_tokens"], usage["completion_tokens"]
+        usage_json = f'{{"prompt_tokens": {p}, "completion_tokens": {c}, "total_tokens": {p + c}}}'
+        groq_json = (f'{{"prompt_tokens": {p}, "completion_tokens": {c}, "total_tokens": {p + c}, '
+                     f'"queue_time": {groq["queue_time"]!r}, "prompt_time": {groq["prompt_time"]!r}, '
+                     f'"completion_time": {groq["completion_time"]!r}, "total_time": {groq["total_time"]!r}}}')
+        kind = "chat.completion" if chat else "text_completion"
+        return (f'{{"id": "{ident}", "object": "{kind}", "created": {int(time.time())}, "model": {self._model_json}, '
+                f'"choices": {choices}, "usage": {usage_json}, "x_groq": {{"id": "{ident}", "usage": {groq_json}}}}}').encode()
 
     def _token_groups(self, job: Job, spec: PoolSpec) -> list[tuple[float, int]]:
         """(wall offset from schedule origin, tokens) per chunk: tokens due within

@@ -1,20 +1,31 @@
 """The open-loop runner: every request leaves at its scheduled time, answered or not.
 
 One asyncio loop and one HTTP client with no connection limit (a pool limit
-would make requests wait for a connection: closed loop by the back door):
-``aiohttp`` (default) or ``httpx``. Both are asyncio clients; on this
-project's 2-core CI machine httpx spends about four times the CPU per
-request that aiohttp's client does (measured in tests/bench/bench_load.py),
-and a load generator's CPU is its send lag. A sender coroutine sleeps until each scheduled instant and starts the
-request's task; several due at once all start. It never waits for a
-response. The loop's timers have 1 ms granularity; with ``spin_s > 0`` the
-sender wakes that much early and yields (``asyncio.sleep(0)``, responses
-keep being read) until the instant: sharper sends for a busier CPU, worth
-it only when the generator has a core to itself.
+would make requests wait for a connection: closed loop by the back door).
+Clients (``client=``), all asyncio, measured in tests/bench/bench_load.py
+(figures in docs/validate.md):
+
+- ``h1`` (default when httptools is installed: the ``fast`` extra): the lean
+  client of :mod:`benchmarks.load.h1`: pre-encoded requests, one write each
+  on keep-alive connections, httptools parsing in protocol callbacks, no
+  task per request; the least CPU per request by far;
+- ``aiohttp`` (the default without httptools): aiohttp's client session;
+- ``httpx``: what the issue named; about four times aiohttp's CPU per
+  request here, so it falls behind first.
+
+A load generator's CPU is its send lag. The sender sleeps until the next
+scheduled instant and starts every request that is due (several due at once
+all leave, in order); it never waits for a response. The loop's timers have
+1 ms granularity; with ``spin_s > 0`` the sender wakes that much early and
+yields (``asyncio.sleep(0)``, responses keep being read) until the instant:
+sharper sends for a busier CPU, worth it only when the generator has a core
+to itself. ``event_loop``: ``uvloop`` when installed (``auto``) or asyncio's
+own; :func:`run_load` creates it.
 
 Every timestamp is ``time.perf_counter()`` in WALL seconds from the run's
-origin: ``scheduled_s`` (the plan), ``sent_s`` (when the request's task ran
-and handed the request to httpx), ``first_byte_s`` (response headers),
+origin: ``scheduled_s`` (the plan), ``sent_s`` (``h1``: just before the
+request's bytes are written; ``aiohttp``/``httpx``: when the request's task
+ran and handed it to the library), ``first_byte_s`` (response headers),
 ``token_s`` (each content chunk, whatever its text: a byte token that is not
 valid UTF-8 on its own still counts), ``end_s``. The send lag
 ``sent_s - scheduled_s`` is the generator's own delay and is reported, so a
@@ -29,20 +40,36 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from benchmarks.load import h1
 from benchmarks.load.prompts import PromptSet
 from benchmarks.load.schedule import Schedule
 from benchmarks.openai_backend import parse_retry_after
 from dimensioning.errors import InvalidInput
 
-__all__ = ["CLIENTS", "RequestRecord", "LoadRun", "run_load", "run_load_async"]
+__all__ = ["CLIENTS", "EVENT_LOOPS", "RequestRecord", "LoadRun", "default_client", "run_load", "run_load_async"]
 
-CLIENTS = ("aiohttp", "httpx")
+CLIENTS = ("h1", "aiohttp", "httpx")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+
+
+def default_client() -> str:
+    """``h1`` when httptools is installed, else ``aiohttp``."""
+    return "h1" if h1.available() else "aiohttp"
+
+
+def _uvloop() -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop
 
 
 
@@ -139,9 +166,13 @@ def _usage(body: dict[str, Any]) -> tuple[int | None, int | None, dict[str, Any]
 class _Runner:
     def __init__(self, url: str, schedule: Schedule, prompts: PromptSet, *, model: str, api: str, stream: bool,
                  timeout_s: float, time_scale: float, extra_body: dict[str, Any] | None, spin_s: float = 0.0,
-                 warm_connections: int = 4, client: str = "aiohttp") -> None:
+                 warm_connections: int | None = None, client: str = "auto") -> None:
+        if client == "auto":
+            client = default_client()
         if client not in CLIENTS:
-            raise InvalidInput("--client", client, f"use one of {', '.join(CLIENTS)}")
+            raise InvalidInput("--client", client, f"use one of auto, {', '.join(CLIENTS)}")
+        if client == "h1" and not h1.available():
+            raise InvalidInput("--client", client, "h1 needs httptools: pip install 'lpuplan[fast]', or use aiohttp")
         self.client = client
         self.spin_s = spin_s
         self.warm_connections = warm_connections
@@ -156,8 +187,18 @@ class _Runner:
         self.extra = extra_body or {}
         self.endpoint = f"{self.base}/chat/completions" if api == "chat" else f"{self.base}/completions"
         self.origin = 0.0
+        self._bodies: dict[tuple[str, int], bytes] = {}
+        self.connections_opened: int | None = None
 
     def _body(self, text: str, max_tokens: int) -> bytes:
+        """The request's JSON, encoded once per distinct (prompt, max_tokens): the prompts are a few variants."""
+        key = (text, max_tokens)
+        cached = self._bodies.get(key)
+        if cached is None:
+            cached = self._bodies[key] = self._encode(text, max_tokens)
+        return cached
+
+    def _encode(self, text: str, max_tokens: int) -> bytes:
         body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens, "temperature": 0.0, "stream": self.stream}
         if self.api == "chat":
             body["messages"] = [{"role": "user", "content": text}]
@@ -310,17 +351,21 @@ class _Runner:
             completion_tokens=state["completion"], server=state["server"],
         )
 
-    async def _send_all(self, start: Any, warm: Any) -> list[RequestRecord]:
-        sched = self.schedule
-        bodies = [self._body(self.prompts.take(int(p)), int(o)) for p, o in zip(sched.prompt_tokens, sched.output_tokens)]
-        names = [s.name for s in sched.shapes]
-        times = (sched.times_s / self.scale).tolist()
-        if self.warm_connections:  # connection set-up is not the server's latency: open some first
-            await asyncio.gather(*(warm() for _ in range(self.warm_connections)), return_exceptions=True)
-        tasks: list[asyncio.Task[RequestRecord]] = []
+    def _warm_count(self) -> int:
+        """Connections to open before the run: rate x 50 ms, 4 to 512 (the requests in flight over a loopback
+        round trip and a short service, with room for the burst that follows a 50 ms stall of a busy machine)."""
+        if self.warm_connections is not None:
+            return self.warm_connections
+        times = self.schedule.times_s
+        span = float(times[-1] - times[0]) / self.scale if times.size > 1 else 0.0
+        rate = (times.size - 1) / span if span > 0 else 1.0
+        return max(4, min(512, math.ceil(rate * 0.05)))
+
+    async def _send_all(self, launch: Any) -> None:
+        """Call ``launch(i)`` at each request's scheduled instant (all that are due, in order); never wait."""
+        times = (self.schedule.times_s / self.scale).tolist()
         clock = time.perf_counter
         sleep = asyncio.sleep
-        self.origin = clock() + 0.05
         origin = self.origin
         spin = self.spin_s
         n = len(times)
@@ -335,9 +380,73 @@ class _Runner:
                     await sleep(0)
             now = clock() - origin
             while i < n and times[i] <= now:  # everything due leaves now, in order
-                tasks.append(asyncio.create_task(start(i, times[i], bodies[i], names[int(sched.shape_index[i])])))
+                launch(i)
                 i += 1
+
+    def _bodies_of_schedule(self) -> list[bytes]:
+        sched = self.schedule
+        return [self._body(self.prompts.take(int(p)), int(o)) for p, o in zip(sched.prompt_tokens, sched.output_tokens)]
+
+    async def _run_tasks(self, start: Any, warm: Any) -> list[RequestRecord]:
+        """aiohttp and httpx: one task per request."""
+        sched = self.schedule
+        bodies = self._bodies_of_schedule()
+        names = [s.name for s in sched.shapes]
+        times = (sched.times_s / self.scale).tolist()
+        count = self._warm_count()
+        if count:  # connection set-up is not the server's latency: open some first
+            await asyncio.gather(*(warm() for _ in range(count)), return_exceptions=True)
+        tasks: list[asyncio.Task[RequestRecord]] = []
+        create = asyncio.get_running_loop().create_task
+        index = sched.shape_index
+
+        def launch(i: int) -> None:
+            tasks.append(create(start(i, times[i], bodies[i], names[int(index[i])])))
+
+        self.origin = time.perf_counter() + 0.05
+        await self._send_all(launch)
         return list(await asyncio.gather(*tasks))
+
+    async def run_h1(self) -> list[RequestRecord]:
+        """The lean client: pre-encoded requests, no task per request (see :mod:`benchmarks.load.h1`)."""
+        sched = self.schedule
+        n = len(sched)
+        client = h1.H1Client(self.endpoint, n, stream=self.stream, timeout_s=self.timeout_s,
+                             parse_sse=self._parse_sse_line, usage=_usage)
+        path = "/" + self.endpoint.split("/", 3)[3]
+        host = f"{client.host}:{client.port}"
+        accept = "text/event-stream" if self.stream else "application/json"
+        wire: dict[bytes, bytes] = {}
+        payloads = []
+        for body in self._bodies_of_schedule():
+            encoded = wire.get(body)
+            if encoded is None:
+                encoded = wire[body] = h1.encode_post(host, path, body, accept)
+            payloads.append(encoded)
+        try:
+            await client.warm(self._warm_count())
+            submit = client.submit
+            self.origin = client.origin = time.perf_counter() + 0.05
+            await self._send_all(lambda i: submit(i, payloads[i]))
+            await client.drain()
+        finally:
+            await client.close()
+        self.connections_opened = client.opened
+        slots = client.slots
+        times = (sched.times_s / self.scale).tolist()
+        names = [s.name for s in sched.shapes]
+        records = []
+        for i in range(n):
+            usage = slots.usage[i] or (None, None, None)
+            tokens = slots.tokens[i]
+            records.append(RequestRecord(
+                index=i, shape=names[int(sched.shape_index[i])], prompt_tokens=int(sched.prompt_tokens[i]),
+                output_tokens=int(sched.output_tokens[i]), scheduled_s=times[i], sent_s=slots.sent[i],  # type: ignore[arg-type]
+                first_byte_s=slots.first_byte[i], token_s=tuple(tokens) if tokens else (), end_s=slots.end[i],
+                status=slots.status[i], error=slots.error[i], retry_after_s=slots.retry_after[i],
+                prompt_tokens_reported=usage[0], completion_tokens=usage[1], server=usage[2],
+            ))
+        return records
 
     async def run_aiohttp(self) -> list[RequestRecord]:
         import aiohttp
@@ -350,9 +459,11 @@ class _Runner:
                 async with session.get(f"{self.base}/models") as response:
                     await response.read()
 
-            return await self._send_all(lambda *a: self.one_aiohttp(session, *a), warm)
+            return await self._run_tasks(lambda *a: self.one_aiohttp(session, *a), warm)
 
     async def run(self) -> list[RequestRecord]:
+        if self.client == "h1":
+            return await self.run_h1()
         if self.client == "aiohttp":
             return await self.run_aiohttp()
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=30.0)
@@ -361,22 +472,49 @@ class _Runner:
             async def warm() -> None:
                 await client.get(f"{self.base}/models")
 
-            return await self._send_all(lambda *a: self.one(client, *a), warm)
+            return await self._run_tasks(lambda *a: self.one(client, *a), warm)
 
 
 async def run_load_async(url: str, schedule: Schedule, prompts: PromptSet, *, model: str = "default",
                          api: str = "completions", stream: bool = True, timeout_s: float = 60.0,
                          time_scale: float = 1.0, extra_body: dict[str, Any] | None = None,
-                         spin_s: float = 0.0, warm_connections: int = 4, client: str = "aiohttp") -> LoadRun:
-    """Play ``schedule`` against the OpenAI-compatible server at ``url`` (ends in ``/v1``)."""
+                         spin_s: float = 0.0, warm_connections: int | None = None, client: str = "auto") -> LoadRun:
+    """Play ``schedule`` against the OpenAI-compatible server at ``url`` (ends in ``/v1``).
+
+    ``client``: ``auto`` (``h1`` when httptools is installed, else
+    ``aiohttp``), ``h1``, ``aiohttp`` or ``httpx``. ``warm_connections``:
+    connections opened before the run (None: rate x 50 ms, 4 to 512).
+    """
     runner = _Runner(url, schedule, prompts, model=model, api=api, stream=stream, timeout_s=timeout_s,
                      time_scale=time_scale, extra_body=extra_body, spin_s=spin_s,
                      warm_connections=warm_connections, client=client)
     records = await runner.run()
-    return LoadRun(tuple(records), url, schedule.rate, schedule.arrivals, schedule.seed, stream, api, time_scale,
-                   {"tokenizer": prompts.tokenizer, "model": model, "client": client})
+    loop = asyncio.get_running_loop()
+    uv = _uvloop()
+    meta: dict[str, Any] = {"tokenizer": prompts.tokenizer, "model": model, "client": runner.client,
+                            "event_loop": "uvloop" if uv is not None and isinstance(loop, uv.Loop) else "asyncio"}
+    if runner.connections_opened is not None:
+        meta["connections_opened"] = runner.connections_opened
+    return LoadRun(tuple(records), url, schedule.rate, schedule.arrivals, schedule.seed, stream, api, time_scale, meta)
 
 
-def run_load(url: str, schedule: Schedule, prompts: PromptSet, **options: Any) -> LoadRun:
-    """Synchronous wrapper of :func:`run_load_async` (its own event loop)."""
-    return asyncio.run(run_load_async(url, schedule, prompts, **options))
+def run_load(url: str, schedule: Schedule, prompts: PromptSet, *, event_loop: str = "auto", **options: Any) -> LoadRun:
+    """Synchronous wrapper of :func:`run_load_async` in its own event loop.
+
+    ``event_loop``: ``auto`` (uvloop when installed: the ``fast`` extra),
+    ``uvloop`` or ``asyncio``.
+    """
+    if event_loop not in EVENT_LOOPS:
+        raise InvalidInput("--event-loop", event_loop, f"use one of {', '.join(EVENT_LOOPS)}")
+    uv = _uvloop()
+    if event_loop == "uvloop" and uv is None:
+        raise InvalidInput("--event-loop", event_loop, "uvloop is not installed: pip install 'lpuplan[fast]', or use asyncio")
+    factory = uv.new_event_loop if uv is not None and event_loop != "asyncio" else None
+    box: list[LoadRun] = []
+
+    async def main() -> None:  # the run is not the task's result: asyncio.Runner would repr every record of it
+        box.append(await run_load_async(url, schedule, prompts, **options))
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())
+    return box[0]

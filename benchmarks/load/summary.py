@@ -52,9 +52,11 @@ def distribution(values_ms: list[float] | np.ndarray) -> dict[str, float | None]
 
 
 def _error_kind(status: int, error: str | None) -> str:
+    """A failure's kind: the HTTP status when the server refused, else what went wrong
+    (a 200 whose stream was cut or timed out is a ``stream_cut`` or a ``timeout``)."""
     if status == 429:
         return "shed_429"
-    if status:
+    if status and status != 200:
         return f"http_{status}"
     if error is None:
         return "unknown"

@@ -113,7 +113,7 @@ def emulator():
         yield emu
 
 
-@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("client", ["h1", "aiohttp", "httpx"])
 def test_open_loop_run_against_the_emulator(emulator, client):
     schedule = build_schedule((Shape("p32", 20, 10),), 20.0, count=40, seed=5)
     prompts = build_prompts([20], "server", emulator.url, "m")  # exact lengths through /extras/tokenize
@@ -158,3 +158,60 @@ def test_cli_load_rejects_bad_input_with_exit_2(emulator):
     assert runner.invoke(app, ["load", emulator.url, "--shape", "20:5", "--requests", "2"]).exit_code == 2
     result = runner.invoke(app, ["load", emulator.url, "--shape", "20:5", "--rate", "1", "--requests", "2", "--scv", "2"])
     assert result.exit_code == 2 and "gamma" in result.output
+    for option, value in (("--client", "curl"), ("--event-loop", "trio")):
+        result = runner.invoke(app, ["load", emulator.url, "--shape", "20:5", "--rate", "1", "--requests", "2", option, value])
+        assert result.exit_code == 2 and option in result.output and value in result.output
+
+
+def test_every_client_records_the_same_answers(emulator):
+    """h1, aiohttp and httpx read the same schedule's answers alike (status, tokens, usage, server timings)."""
+    schedule = build_schedule((Shape("p32", 20, 10),), 10.0, arrivals="constant", count=6, seed=2)
+    prompts = build_prompts([20], "words", emulator.url, "m")
+    seen = {}
+    for client in ("h1", "aiohttp", "httpx"):
+        for stream in (True, False):
+            run = run_load(emulator.url, schedule, prompts, stream=stream, client=client)
+            assert run.header()["client"] == client
+            seen[client, stream] = [(r.status, r.error, len(r.token_s), r.prompt_tokens_reported, r.completion_tokens,
+                                     r.server["total_time"] if r.server else None) for r in run.records]
+    for stream in (True, False):
+        assert seen["h1", stream] == seen["aiohttp", stream] == seen["httpx", stream]
+        assert all(row[0] == 200 and row[1] is None for row in seen["h1", stream])
+    assert {row[2] for row in seen["h1", True]} == {10} and {row[2] for row in seen["h1", False]} == {1}
+
+
+def test_h1_client_names_refused_connections_and_read_timeouts():
+    import socket
+
+    from benchmarks.emulator import Emulator
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    schedule = build_schedule((Shape("p32", 4, 2),), 50.0, arrivals="constant", count=3)
+    prompts = build_prompts([4], "words", "http://unused/v1", "m")
+    refused = run_load(f"http://127.0.0.1:{port}/v1", schedule, prompts, client="h1", timeout_s=1.0)
+    assert all(r.status == 0 and r.error.startswith("ConnectionRefusedError") for r in refused.records)
+    assert summarize(refused)["failures"] == {"ConnectionRefusedError": 3}
+
+    spec = PoolSpec("p32", 32, 10, 3200.0, 100.0, 0.0, 4, 1)  # 10 tokens at 100/s: 0.1 s of decode
+    with Emulator(EmulatorConfig(pools=(spec,))).start() as emu:
+        emu.hang("p32", 0, after_s=0.03)  # the replica freezes mid-stream: no byte for longer than the timeout
+        run = run_load(emu.url, schedule, prompts, client="h1", timeout_s=0.3, stream=True)
+    assert all(r.error == "timeout: ReadTimeout" and r.end_s is None for r in run.records)
+    assert summarize(run)["failures"] == {"timeout": 3}
+
+
+def test_h1_client_reports_a_stream_cut_by_a_kill():
+    from benchmarks.emulator import Emulator
+
+    spec = PoolSpec("p32", 32, 50, 3200.0, 100.0, 0.0, 4, 1)  # 50 tokens at 100/s: 0.5 s
+    schedule = build_schedule((Shape("p32", 4, 50),), 1.0, arrivals="constant", count=1)
+    prompts = build_prompts([4], "words", "http://unused/v1", "m")
+    with Emulator(EmulatorConfig(pools=(spec,))).start() as emu:
+        emu.kill("p32", 0, after_s=0.2)
+        run = run_load(emu.url, schedule, prompts, client="h1", stream=True)
+    (record,) = run.records
+    assert record.status == 200 and record.error == "stream ended before its final event"
+    assert 5 <= len(record.token_s) < 50 and record.end_s is not None
+    assert summarize(run)["failures"] == {"stream_cut": 1}
