@@ -162,6 +162,7 @@ class H1Client:
             raise ValueError(f"the h1 client speaks plain http://host:port only, not {url!r}")
         self.host = parts.hostname
         self.port = parts.port or 80
+        self.authority = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"  # Host header
         self.stream = stream
         self.timeout_s = timeout_s
         self.parse_sse = parse_sse
@@ -326,19 +327,12 @@ class H1Client:
         self.busy.discard(conn)
         if conn.index < 0:
             return
-        i = conn.index
-        slots = self.slots
-        now = time.perf_counter() - self.origin
-        if conn.state is not None:  # a stream cut under us: what came is kept
-            slots.end[i] = now
-            slots.usage[i] = (conn.state["prompt"], conn.state["completion"], conn.state["server"])
-            error = conn.state["error"] or "stream ended before its final event"
-        else:
-            error = f"ConnectionClosed: {exc or 'the server closed the connection'}"[:200]
-        conn.index = -1
-        conn.state = None
-        slots.error[i] = error
-        self._done_one()
+        if self.slots.first_byte[conn.index] is not None:
+            # The headers came: the body ends here. A body read to the close (no length) is whole; a stream
+            # without its final event is cut ("stream ended before its final event"); a truncated JSON fails.
+            self._complete(conn, False)
+            return
+        self._finish(conn, f"ConnectionClosed: {exc or 'the server closed the connection'}"[:200], keep=False)
 
     def _done_one(self) -> None:
         self.outstanding -= 1

@@ -414,7 +414,7 @@ class _Runner:
         client = h1.H1Client(self.endpoint, n, stream=self.stream, timeout_s=self.timeout_s,
                              parse_sse=self._parse_sse_line, usage=_usage)
         path = "/" + self.endpoint.split("/", 3)[3]
-        host = f"{client.host}:{client.port}"
+        host = client.authority
         accept = "text/event-stream" if self.stream else "application/json"
         wire: dict[bytes, bytes] = {}
         payloads = []

@@ -215,3 +215,26 @@ def test_h1_client_reports_a_stream_cut_by_a_kill():
     assert record.status == 200 and record.error == "stream ended before its final event"
     assert 5 <= len(record.token_s) < 50 and record.end_s is not None
     assert summarize(run)["failures"] == {"stream_cut": 1}
+
+
+def test_h1_and_aiohttp_read_a_threaded_server_alike():
+    """Another server's shapes (http.server, chunked SSE, usage after the finishing chunk, a stream cut before
+    its usage, a malformed chunk, 429 with retry-after, 500): h1 records what aiohttp records."""
+    from benchmarks.load.summary import _error_kind
+    from tests.benchmarks.openai_like_server import serve_openai_like
+
+    script = ["ok", "cut_before_usage", "malformed", "429", "500", "ok"]
+    schedule = build_schedule((Shape("s", 8, 6),), 8.0, arrivals="constant", count=len(script))
+    seen = {}
+    with serve_openai_like() as (url, server):
+        prompts = build_prompts([8], "none", url, "m")
+        for client in ("h1", "aiohttp"):
+            server.script = list(script)
+            run = run_load(url, schedule, prompts, client=client, stream=True, timeout_s=5.0)
+            seen[client] = [(r.status, _error_kind(r.status, r.error) if r.error else None, len(r.token_s),
+                             r.completion_tokens, r.retry_after_s) for r in run.records]
+    assert seen["h1"] == seen["aiohttp"]
+    # the cut after the finishing chunk loses only the usage: the tokens were all seen
+    assert [row[1] for row in seen["h1"]] == [None, None, "JSONDecodeError", "shed_429", "http_500", None]
+    assert seen["h1"][0][3] == 6 and seen["h1"][1][3] is None and seen["h1"][1][2] == 6
+    assert seen["h1"][3][4] is not None
