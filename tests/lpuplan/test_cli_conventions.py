@@ -37,7 +37,7 @@ def test_every_command_shows_an_example(command):
     (("simulate",), "--routing", "<central|random|round_robin|jsq|power_of_two|least_work_left>"),
     (("simulate",), "--pool", "<per-bucket|shared>"),
     (("init",), "--example", "<default|showcase>"),
-    (("load",), "--client", "<aiohttp|httpx>"),
+    (("load",), "--client", "<auto|h1|aiohttp|httpx>"),
     (("gameday", "predict"), "--unnoticed", "<lost|timeout|retry>"),
 ])
 def test_choices_are_enumerated_and_enforced(command, option, shown, tmp_path):
