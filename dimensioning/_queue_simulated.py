@@ -167,8 +167,26 @@ def run_fcfs(
 
     Deterministic for a seed: the arrival gaps and the service draws come from
     two streams spawned from ``seed``. Cached: the models ask for the same run
-    many times while sizing.
+    many times while sizing (in memory), and a rerun of the same pool with the
+    same code reads the run from disk (:mod:`dimensioning.result_cache`).
     """
+    from dimensioning.result_cache import cached
+
+    arguments = (arrival_rate, arrival_scv, service_times, probabilities, servers, capacity, requests, seed)
+    return cached("run_fcfs", arguments, lambda: _simulate_fcfs(*arguments))
+
+
+def _simulate_fcfs(
+    arrival_rate: float,
+    arrival_scv: float,
+    service_times: tuple[float, ...],
+    probabilities: tuple[float, ...],
+    servers: int,
+    capacity: int | None,
+    requests: int,
+    seed: int,
+) -> BatchFigures:
+    """The run behind :func:`run_fcfs` (uncached)."""
     import time
 
     from dimensioning.simulate.fcfs import DeterministicFCFS, GeneralFCFS

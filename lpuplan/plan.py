@@ -18,11 +18,11 @@ from dimensioning.provenance import Figure, Source
 from dimensioning.shared_pool import SharedPoolSizing, size_shared_pool
 from dimensioning.sizing import BucketSizing, Targets, size_bucket
 from dimensioning.traffic import TrafficSplit, split_traffic
-from facility import FacilityResult, plan_facility
-from lpuplan.facility_glue import pool_demands
 from lpuplan.project import Project
 
+# the facility model (networkx) loads where a plan is placed: `lpuplan size` never places one
 if TYPE_CHECKING:
+    from facility import FacilityResult
     from lpuplan.plan_simulated import SimulatedFigures
 
 __all__ = ["PLAN_SCHEMA", "Check", "Plan", "build_plan", "size_project"]
@@ -361,6 +361,9 @@ def build_plan(project: Project, *, simulate: bool = False, place: bool = True, 
             checks.append(Check("facility", "site", False, None, None, "",
                                 f"not run: bucket(s) {', '.join(unsized)} cannot be sized, so there is nothing to place"))
         else:
+            from facility import plan_facility
+            from lpuplan.facility_glue import pool_demands
+
             demands, sizes = pool_demands(project, dedicated)
             facility = plan_facility(project.hardware, project.facility, project.redundancy, demands, sizes=sizes, progress=progress)
             checks += _facility_checks(facility)
@@ -373,8 +376,16 @@ def build_plan(project: Project, *, simulate: bool = False, place: bool = True, 
         checks += _simulated_checks(simulated)
     plan = Plan(project, targets, split, dedicated, shared, _input_figures(project), tuple(checks), simulated, facility)
     if simulate and facility is not None:  # the game-day summary simulates every domain of two levels
-        from lpuplan.plan_gameday import gameday_summary
+        from dimensioning.result_cache import cached
 
-        plan = dataclasses.replace(plan, gameday=gameday_summary(plan, seed=seed))
+        def summary() -> Any:
+            from lpuplan.plan_gameday import gameday_summary  # the simulator (numba) loads only on a miss
+
+            return gameday_summary(plan, seed=seed)
+
+        # the plan is a function of the project and the seed (and the code): a rerun of the same project reads
+        # the summary from the on-disk result cache
+        plan = dataclasses.replace(plan, gameday=cached("plan.gameday_summary", (project, seed), summary,
+                                                         packages=("dimensioning", "facility", "lpuplan")))
     return plan
 

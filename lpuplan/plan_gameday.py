@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from dimensioning.errors import InvalidInput
 from facility.gameday.blast import domains_at_level
 from facility.gameday.model import GameDayPool, GameDaySettings
-from facility.gameday.predict import DomainPrediction, predict_domains
 
+# the prediction (simulator, numba, scipy.stats) loads where a prediction runs: rendering a
+# summary read from the result cache needs none of it
 if TYPE_CHECKING:
+    from facility.gameday.predict import DomainPrediction
     from lpuplan.plan import Plan
 
 __all__ = ["gameday_pools", "predict_plan", "LevelSummary", "GameDaySummary", "gameday_summary", "summary_lines",
@@ -87,6 +89,8 @@ def predict_plan(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[DomainPrediction]:
     """Predict the named domains, or every domain at ``level``, for a plan."""
+    from facility.gameday.predict import predict_domains
+
     settings = settings or GameDaySettings()
     pools = gameday_pools(plan, queue_cap=queue_cap, rate_scale=rate_scale)
     names = [parse_domain(d) for d in domains]

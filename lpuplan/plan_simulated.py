@@ -33,16 +33,19 @@ from typing import Any, Callable
 
 from scipy.special import chdtri
 
+from typing import TYPE_CHECKING
+
 from dimensioning.pool import queue_factor
-from dimensioning.simulate.arrivals import GammaRenewal, Poisson
-from dimensioning.simulate.estimates import LatencyEstimate, simulate_pool_latency
-from dimensioning.simulate.run import simulate
-from dimensioning.simulate.scenario import Pool
-from dimensioning.simulate.service import DeterministicService
+from dimensioning.result_cache import cached
 from dimensioning.shared_pool import SharedPoolSizing
 from dimensioning.sizing import BucketSizing, Constraint, resized
 from dimensioning.traffic import read_trace
 from lpuplan.project import Project
+
+# The simulator (numba) loads only where a simulation runs: a rerun whose
+# results are all in the on-disk cache (dimensioning.result_cache) never loads it.
+if TYPE_CHECKING:
+    from dimensioning.simulate.estimates import LatencyEstimate
 
 __all__ = ["SimulatedFigures", "SIMULATION_SEED", "Refereed", "referee_dedicated", "referee_project", "simulate_plan"]
 
@@ -84,15 +87,31 @@ def _referee_state(sizing: BucketSizing, replicas: int, degraded: bool, wanted: 
     """Simulate one pool state; one row per refereed constraint."""
     spec = sizing.pool
     assert spec is not None
+    state = "degraded" if degraded else "normal"
+    if replicas <= 0:
+        return [{"state": state, "constraint": c, "replicas_operational": replicas, "value": math.inf,
+                 "ci95": [math.inf, math.inf], "limit": 0.0, "passed": False} for c in sorted(wanted)]
+    arguments = (sizing, replicas, degraded, wanted, requests, seed)
+    return cached("plan.referee_state", arguments, lambda: _simulate_referee_state(*arguments),
+                  packages=_SIMULATION_CODE)
+
+
+def _simulate_referee_state(sizing: BucketSizing, replicas: int, degraded: bool, wanted: set[str], requests: int,
+                            seed: int) -> list[dict[str, Any]]:
+    """The runs behind :func:`_referee_state` (uncached)."""
+    from dimensioning.simulate.arrivals import GammaRenewal, Poisson
+    from dimensioning.simulate.run import simulate
+    from dimensioning.simulate.scenario import Pool
+    from dimensioning.simulate.service import DeterministicService
+
+    spec = sizing.pool
+    assert spec is not None
     cls = spec.classes[0]
     s = cls.service.total_s
     state = "degraded" if degraded else "normal"
     process = (Poisson(spec.arrival_rate) if spec.arrival_scv == 1.0
                else GammaRenewal(spec.arrival_rate, spec.arrival_scv))
     rows: list[dict[str, Any]] = []
-    if replicas <= 0:
-        return [{"state": state, "constraint": c, "replicas_operational": replicas, "value": math.inf,
-                 "ci95": [math.inf, math.inf], "limit": 0.0, "passed": False} for c in sorted(wanted)]
     if wanted & {"e2el_p99", "ttft_p99"}:
         result = simulate(Pool(replicas=replicas, slots=spec.slots), process, DeterministicService(s),
                           seed=seed, requests=requests)
@@ -200,6 +219,25 @@ class SimulatedFigures:
     skipped: tuple[str, ...]
 
 
+_SIMULATION_CODE = ("dimensioning", "lpuplan")  # what a cached figure depends on besides its arguments
+
+
+def _latency_figures(buckets: list, arrival_rate: float, replicas: int | list[int], slos: dict[str, float],
+                     **kwargs: Any) -> dict[str, Any]:
+    """The JSON-ready figures of one :func:`~dimensioning.simulate.estimates.simulate_pool_latency` run.
+
+    Through the on-disk result cache: a rerun with the same pool, seed and
+    code reads them back (the same bytes) instead of simulating again.
+    """
+    def compute() -> dict[str, Any]:
+        from dimensioning.simulate.estimates import simulate_pool_latency
+
+        return _estimate_dict(simulate_pool_latency(buckets, arrival_rate, replicas, **kwargs), slos)
+
+    return cached("plan.pool_latency", (buckets, arrival_rate, replicas, slos, kwargs), compute,
+                  packages=_SIMULATION_CODE)
+
+
 def _estimate_dict(est: LatencyEstimate, slo_by_bucket: dict[str, float] | None = None) -> dict[str, Any]:
     buckets = {}
     for name, figure in est.bucket_latency_p99_s.items():
@@ -252,9 +290,8 @@ def _referee_shared_pool(buckets: list, shared: SharedPoolSizing, shares: list[f
     degraded_figures: dict[str, Any] | None = None
     for step in range(_MAX_REFEREE_STEPS):
         say(f"simulating the shared pool with {replicas} replicas")
-        est = simulate_pool_latency(buckets, shared.arrival_rate, replicas, shares=shares,
-                                    arrival_scv=arrival_scv, seed=seed, **extra)
-        figures = _estimate_dict(est, slos)
+        figures = _latency_figures(buckets, shared.arrival_rate, replicas, slos, shares=shares,
+                                   arrival_scv=arrival_scv, seed=seed, **extra)
         ok = all(row.get("within_slo", True) for row in figures["buckets"].values())
         degraded_figures = None
         if ok and lost > 0:
@@ -262,9 +299,8 @@ def _referee_shared_pool(buckets: list, shared: SharedPoolSizing, shares: list[f
                 ok = False
             else:
                 say(f"simulating the shared pool with {replicas - lost} replicas (degraded)")
-                est = simulate_pool_latency(buckets, shared.arrival_rate, replicas - lost, shares=shares,
-                                            arrival_scv=arrival_scv, seed=seed + 1, **extra)
-                degraded_figures = _estimate_dict(est, degraded_slos)
+                degraded_figures = _latency_figures(buckets, shared.arrival_rate, replicas - lost, degraded_slos,
+                                                    shares=shares, arrival_scv=arrival_scv, seed=seed + 1, **extra)
                 ok = all(row.get("within_slo", True) for row in degraded_figures["buckets"].values())
         if ok:
             break
@@ -308,18 +344,17 @@ def simulate_plan(
         if workload.trace is not None:
             trace = read_trace(workload.trace)
             pairs = (trace.prompt_tokens, trace.output_tokens)
-        est = simulate_pool_latency(
-            buckets, workload.lambda_peak, replicas, arrival_scv=workload.arrival_scv,
+        expected = _latency_figures(
+            buckets, workload.lambda_peak, replicas, slos, arrival_scv=workload.arrival_scv,
             prompt_tokens=workload.prompt_tokens, output_tokens=workload.output_tokens, trace_pairs=pairs,
             seed=seed, **extra,
         )
-        expected = _estimate_dict(est, slos)
 
     bursty = None
     if workload.arrival_scv != 1.0 and dedicated_ok:
         say("simulating dedicated pools at the bound with bursty arrivals")
-        est = simulate_pool_latency(buckets, served_rate, replicas, shares=shares, arrival_scv=workload.arrival_scv, seed=seed + 1, **extra)
-        bursty = _estimate_dict(est, slos)
+        bursty = _latency_figures(buckets, served_rate, replicas, slos, shares=shares,
+                                  arrival_scv=workload.arrival_scv, seed=seed + 1, **extra)
 
     shared_fig = None
     if shared.replicas * shared.slots > 1 and shared.arrival_rate > 0:

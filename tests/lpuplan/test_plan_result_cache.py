@@ -1,0 +1,55 @@
+"""A plan rerun from the on-disk result cache is the same plan, byte for byte, without simulating."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from dimensioning import _queue_simulated, result_cache
+from dimensioning.json_text import dumps_json
+from lpuplan import plan_simulated
+from lpuplan.plan import build_plan
+from lpuplan.project import example_project_text, parse_project
+
+
+def test_a_warm_rerun_of_the_example_is_byte_identical_and_simulates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(result_cache.ENV_DISABLE, raising=False)
+    monkeypatch.setenv(result_cache.ENV_DIR, str(tmp_path / "cache"))
+    project = parse_project(tomllib.loads(example_project_text()), tmp_path)
+    _queue_simulated.run_fcfs.cache_clear()
+    cold = dumps_json(build_plan(project, simulate=True).to_dict())
+    entries = list((tmp_path / "cache" / "results").glob("*/*.pickle"))
+    # the shared pool's M/G/c runs, the plan's latency runs and the game-day summary
+    assert len(entries) >= 3
+    _queue_simulated.run_fcfs.cache_clear()  # as a new process would start
+
+    def no_simulation(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("simulated again: the cache missed")
+
+    monkeypatch.setattr(_queue_simulated, "_simulate_fcfs", no_simulation)
+    monkeypatch.setattr("dimensioning.simulate.estimates.simulate_pool_latency", no_simulation)
+    monkeypatch.setattr("lpuplan.plan_gameday.gameday_summary", no_simulation)
+    warm = dumps_json(build_plan(project, simulate=True).to_dict())
+    _queue_simulated.run_fcfs.cache_clear()
+    assert warm == cold
+    assert plan_simulated.SIMULATION_SEED  # the default seed is part of every key (the plan's seed argument)
+
+
+def test_another_seed_is_another_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(result_cache.ENV_DISABLE, raising=False)
+    monkeypatch.setenv(result_cache.ENV_DIR, str(tmp_path / "cache"))
+    buckets = list(parse_project(tomllib.loads(example_project_text()), tmp_path).buckets)[:1]
+    calls = []
+    real = plan_simulated._estimate_dict
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan_simulated, "_estimate_dict", counting)
+    for seed in (1, 2, 1):
+        plan_simulated._latency_figures(buckets, 2.0, 2, {}, shares=[1.0], seed=seed, requests=20_000)
+    assert len(calls) == 2
