@@ -73,21 +73,35 @@ def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: b
 
     if out_dir is not None:
         check_output_set("--out", out_dir)  # before any work: a bad --out costs nothing
-    plan = build_plan(project, simulate=simulate, seed=seed, progress=progress)
-    written: list[Path] = []
-    if out_dir is not None:
-        # one set: every file lands in a fresh folder swapped in at the end (lpuplan.output)
-        with output_set(out_dir, option="--out") as staging:
-            facility = (write_facility_outputs(plan.facility, staging / "facility", option="--out")
-                        if plan.facility is not None else [])
-            # plan.json keeps the facility's summary and points at the file that holds its detail
-            detail = next((p.relative_to(staging).as_posix() for p in facility if p.name == "facility.json"), None)
-            written.append(write_json(staging / "plan.json", plan.to_dict(facility_detail=detail), option="--out"))
-            written.append(write_atomic(staging / "dimensioning_inputs.md", render_inputs_worksheet(plan, source), option="--out"))
-            written.append(write_atomic(staging / "capacity_model.md", render_capacity_worksheet(plan), option="--out"))
-            written.append(write_atomic(staging / "sizing.xlsx", export_files(plan, source, ("xlsx",))["sizing.xlsx"], option="--out"))
-            written += facility
-        written = [out_dir / path.relative_to(staging) for path in written]
+    drawing = []
+
+    def draw_early(facility: Any) -> None:
+        # the PNG (matplotlib) draws on the second core while this process simulates (facility.export_parallel)
+        from facility.export_parallel import ForkedRender
+
+        drawing.append(ForkedRender(facility, ["rack plan PNG"]))
+
+    try:
+        plan = build_plan(project, simulate=simulate, seed=seed, progress=progress,
+                          on_facility=draw_early if out_dir is not None else None)
+        written: list[Path] = []
+        if out_dir is not None:
+            # one set: every file lands in a fresh folder swapped in at the end (lpuplan.output)
+            with output_set(out_dir, option="--out") as staging:
+                facility = (write_facility_outputs(plan.facility, staging / "facility", option="--out",
+                                                   started=drawing[0] if drawing else None)
+                            if plan.facility is not None else [])
+                # plan.json keeps the facility's summary and points at the file that holds its detail
+                detail = next((p.relative_to(staging).as_posix() for p in facility if p.name == "facility.json"), None)
+                written.append(write_json(staging / "plan.json", plan.to_dict(facility_detail=detail), option="--out"))
+                written.append(write_atomic(staging / "dimensioning_inputs.md", render_inputs_worksheet(plan, source), option="--out"))
+                written.append(write_atomic(staging / "capacity_model.md", render_capacity_worksheet(plan), option="--out"))
+                written.append(write_atomic(staging / "sizing.xlsx", export_files(plan, source, ("xlsx",))["sizing.xlsx"], option="--out"))
+                written += facility
+            written = [out_dir / path.relative_to(staging) for path in written]
+    finally:
+        for job in drawing:
+            job.close()
     return plan, written
 
 

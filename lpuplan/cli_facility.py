@@ -17,6 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from facility.export_parallel import ForkedRender
     from facility.plan import FacilityResult
 from lpuplan.cli_support import EXIT_CHECK_FAILED, guarded, stderr, stdout
 from lpuplan.output import check_output_file, check_output_set, dumps_json, output_set, write_atomic
@@ -25,24 +26,44 @@ __all__ = ["register", "write_facility_outputs", "render_facility_tables"]
 
 
 def write_facility_outputs(result: FacilityResult, out_dir: str | Path, *, show_progress: bool = False,
-                           option: str = "output") -> list[Path]:
+                           option: str = "output", started: ForkedRender | None = None) -> list[Path]:
     """Write every facility output (JSON, CSV, NetBox CSVs, xlsx, PNG) into ``out_dir``, atomically.
 
     Returns the paths written, in a stable order. ``show_progress`` draws a
     progress bar on stderr (large sites take several seconds). ``option``: the flag an error names.
+    The workbook renders in a second process meanwhile (:mod:`facility.export_parallel`);
+    ``started``: outputs of the same result already rendering there (``lpuplan
+    plan`` starts the PNG while it simulates).
     """
     out = Path(out_dir)
     written: list[Path] = []
-    from facility.exports import output_renderers  # matplotlib and openpyxl: loaded only to write
+    from facility.export_parallel import ForkedRender
+    from facility.exports import BACKGROUND, output_renderers  # matplotlib and XlsxWriter: loaded only to write
 
     renderers = output_renderers()
-    with Progress(console=stderr, disable=not show_progress, transient=True) as progress:
-        task = progress.add_task("writing facility outputs", total=len(renderers))
-        for label, render in renderers:
-            progress.update(task, description=f"writing {label}")
-            for name, data in render(result).items():
-                written.append(write_atomic(out / name, data, option=option))
-            progress.advance(task)
+    aside = [started] if started is not None else []
+    try:
+        taken = {label for job in aside for label in job.labels}
+        aside.append(ForkedRender(result, [label for label in BACKGROUND if label not in taken]))
+        taken |= set(aside[-1].labels)
+        rendered: dict[str, dict[str, bytes]] = {}
+        with Progress(console=stderr, disable=not show_progress, transient=True) as progress:
+            task = progress.add_task("writing facility outputs", total=len(renderers))
+            for label, render in renderers:
+                if label not in taken:
+                    progress.update(task, description=f"writing {label}")
+                    rendered[label] = render(result)
+                    progress.advance(task)
+            progress.update(task, description="writing " + ", ".join(sorted(taken)))
+            for job in aside:
+                rendered.update(job.collect())
+            progress.advance(task, len(taken))
+    finally:
+        for job in aside:
+            job.close()
+    for label, _ in renderers:  # the renderers' order, wherever each file was rendered
+        for name, data in rendered[label].items():
+            written.append(write_atomic(out / name, data, option=option))
     return written
 
 

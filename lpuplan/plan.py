@@ -337,14 +337,17 @@ def _simulated_checks(simulated: SimulatedFigures) -> list[Check]:
 
 
 def build_plan(project: Project, *, simulate: bool = False, place: bool = True, seed: int | None = None,
-               progress: Callable[[str], None] | None = None) -> Plan:
+               progress: Callable[[str], None] | None = None,
+               on_facility: Callable[[FacilityResult], None] | None = None) -> Plan:
     """Run the whole pipeline on a validated project.
 
     With ``simulate``, the simulator adds what has no exact formula (expected
     latency with real output lengths, bursty arrivals, the shared pool with
     c > 1), seeded so the plan stays byte-for-byte reproducible. With
     ``place`` and a ``[facility]`` table, the facility model places the pools
-    and checks budgets and N+k.
+    and checks budgets and N+k. ``on_facility`` is called with the facility
+    result as soon as it is final (before the simulations), so a writer can
+    start drawing it meanwhile.
     """
     targets, split, dedicated, shared = size_project(project)
     if any(b.unsafe_figures for b in dedicated):
@@ -367,6 +370,8 @@ def build_plan(project: Project, *, simulate: bool = False, place: bool = True, 
             demands, sizes = pool_demands(project, dedicated)
             facility = plan_facility(project.hardware, project.facility, project.redundancy, demands, sizes=sizes, progress=progress)
             checks += _facility_checks(facility)
+            if on_facility is not None:
+                on_facility(facility)
     simulated = None
     if simulate:
         from lpuplan.plan_simulated import simulate_plan  # numba compiles on first use: only when asked
