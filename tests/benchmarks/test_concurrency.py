@@ -16,7 +16,7 @@ from tests.benchmarks.openai_like_server import serve_openai_like
 def test_exactly_n_in_flight_and_every_fitted_sample_at_occupancy_n():
     plan = SweepPlan((64,), (1, 24), repeats=3, warmup=0, concurrency=3)
     with serve_openai_like() as (url, server):
-        server.token_gap_s, server.prefill_s_per_token = 0.004, 2e-4  # a decode term well above a busy machine's noise
+        server.token_gap_s, server.prefill_s_per_token = 0.004, 1e-3  # decode and prefill terms well above a busy machine's noise (2e-4: a 64-token prefill of 13 ms was lost in it at load 8)
         with OpenAIBackend(url, "m", api_key_env=None, tokenizer="none") as backend:
             backend.prepare()
             server.max_in_flight = 0
