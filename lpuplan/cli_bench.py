@@ -59,29 +59,53 @@ def _count(entry: dict[str, Any]) -> str:
     return "-" if entry.get("samples") is None else str(entry["samples"])
 
 
-def _fit_table(fit: dict[str, Any], title: str, method: dict[str, Any]) -> Table:
+def _fit_table(fit: dict[str, Any], title: str, method: dict[str, Any]) -> tuple[Table, list[str]]:
+    """The fit's figures; the method column holds a note number, the notes (method texts) are returned.
+
+    The methods are sentences: in a column they wrap to ten lines a figure at
+    80 columns, so each distinct one is printed once under the table.
+    """
     table = Table(title=title)
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("95% interval", justify="right")
     table.add_column("samples", justify="right")
     table.add_column("method")
+    notes: list[str] = []
+
+    def note(text: Any) -> str:
+        text = str(text or "")
+        if not text:
+            return ""
+        if text not in notes:
+            notes.append(text)
+        return f"[{notes.index(text) + 1}]"
+
     method = fit.get("method") if isinstance(fit.get("method"), dict) else method
     for entry in fit.get("r_prefill") or []:
         table.add_row(
             f"R_prefill @ {entry.get('bucket', '?')} tok", f"{_num(entry.get('value'))} tok/s", _ci(entry), _count(entry),
-            str(method.get("r_prefill", "")),
+            note(method.get("r_prefill", "")),
         )
     for key, label in (("r_decode", "R_decode"), ("r_decode_itl", "R_decode (inter-token)"), ("r_decode_server", "R_decode (server)")):
         entry = fit.get(key)
         if isinstance(entry, dict) and (key == "r_decode" or entry != fit.get("r_decode") or key == "r_decode_server"):
             table.add_row(label, f"{_num(entry.get('value'), fmt='{:,.2f}')} tok/s", _ci(entry, fmt="{:,.2f}"), _count(entry),
-                          str(entry.get("method") or method.get(key, "")))
+                          note(entry.get("method") or method.get(key, "")))
     entry = fit.get("l_fixed_s")
     if isinstance(entry, dict):
         table.add_row("L_fixed", f"{_num(entry.get('value'), 1e3, '{:,.3f}')} ms", _ci(entry, 1e3, "{:,.3f}"), _count(entry),
-                      str(method.get("l_fixed_s", "")))
-    return table
+                      note(method.get("l_fixed_s", "")))
+    return table, [f"[{i}] {text}" for i, text in enumerate(notes, start=1)]
+
+
+def _print_fit(fit: dict[str, Any], title: str, method: dict[str, Any]) -> None:
+    table, notes = _fit_table(fit, title, method)
+    stdout.print(table)
+    from lpuplan.formatting import say
+
+    for line in notes:
+        say(stdout, line, indent="  ")
 
 
 def print_profile(profile: dict[str, Any], title: str) -> None:
@@ -99,10 +123,10 @@ def print_profile(profile: dict[str, Any], title: str) -> None:
     if fits:
         for mode_name, mode_fit in fits.items():
             primary = " (the profile's fit)" if mode_fit.get("mode") == fit.get("mode") else ""
-            stdout.print(_fit_table(mode_fit, f"{title}: {mode_name}{primary}", method))
+            _print_fit(mode_fit, f"{title}: {mode_name}{primary}", method)
     else:
         suffix = f": {fit['mode']}" if fit.get("mode") else ""
-        stdout.print(_fit_table(fit, f"{title}{suffix}", method))
+        _print_fit(fit, f"{title}{suffix}", method)
     overhead = profile.get("streaming_overhead")
     if isinstance(overhead, dict):
         per_token = overhead.get("per_token_s") or {}
