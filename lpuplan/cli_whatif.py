@@ -313,7 +313,7 @@ def _write_sweep(result: Any, plan: Any, out: Path) -> None:
 
 def _write_search(result: Any, out: Path) -> None:
     header = ["index", "label", "pool", "compliant", "replicas", "chips", "racks_estimate", "it_power_kw_estimate",
-              "e2el_p99_ms", "e2el_slo_ms", "ttft_p99_ms", "max_sustainable_rps", "headroom", "cost_per_hour",
+              "e2el_p99_ms", "e2el_slo_ms", "ttft_p99_ms", "max_sustainable_rps", "max_rate_certified", "headroom", "cost_per_hour",
               "qps_per_dollar", "fitness"]
     lines = [",".join(header)]
     for c in result.candidates:

@@ -50,7 +50,7 @@ class Plan:
     targets: Targets
     traffic: TrafficSplit
     dedicated: tuple[BucketSizing, ...]
-    shared: SharedPoolSizing
+    shared: SharedPoolSizing | None  # None only from build_plan(shared=False) (a search sizing dedicated pools)
     inputs: dict[str, Any]
     checks: tuple[Check, ...]
     simulated: SimulatedFigures | None = None
@@ -80,7 +80,7 @@ class Plan:
 
     @property
     def shared_chips(self) -> int | None:
-        if self.shared.chips_per_replica is None:
+        if self.shared is None or self.shared.chips_per_replica is None:
             return None
         return self.shared.replicas * self.shared.chips_per_replica
 
@@ -256,12 +256,13 @@ def _bucket_figures(bucket: Bucket) -> dict[str, Any]:
     return {"name": bucket.label, "profile": str(bucket.profile) if bucket.profile else None, "figures": figures}
 
 
-def size_project(project: Project) -> tuple[Targets, TrafficSplit, tuple[BucketSizing, ...], SharedPoolSizing]:
-    """Traffic split, dedicated pools per bucket, and the shared-pool alternative."""
+def size_project(project: Project, *, shared_pool: bool = True
+                 ) -> tuple[Targets, TrafficSplit, tuple[BucketSizing, ...], SharedPoolSizing | None]:
+    """Traffic split, dedicated pools per bucket, and the shared-pool alternative (None without ``shared_pool``)."""
     targets = Targets.from_inputs(project.workload, project.slo, project.headroom, project.redundancy, project.admission)
     split = split_traffic(project.workload, project.buckets)
     dedicated = tuple(size_bucket(b, t, targets=targets) for b, t in zip(project.buckets, split.buckets))
-    shared = size_shared_pool(project.buckets, split, None, targets)
+    shared = size_shared_pool(project.buckets, split, None, targets) if shared_pool else None
     return targets, split, dedicated, shared
 
 
@@ -338,7 +339,7 @@ def _simulated_checks(simulated: SimulatedFigures) -> list[Check]:
 
 def build_plan(project: Project, *, simulate: bool = False, place: bool = True, seed: int | None = None,
                progress: Callable[[str], None] | None = None,
-               on_facility: Callable[[FacilityResult], None] | None = None) -> Plan:
+               on_facility: Callable[[FacilityResult], None] | None = None, shared_pool: bool = True) -> Plan:
     """Run the whole pipeline on a validated project.
 
     With ``simulate``, the simulator adds what has no exact formula (expected
@@ -347,9 +348,14 @@ def build_plan(project: Project, *, simulate: bool = False, place: bool = True, 
     ``place`` and a ``[facility]`` table, the facility model places the pools
     and checks budgets and N+k. ``on_facility`` is called with the facility
     result as soon as it is final (before the simulations), so a writer can
-    start drawing it meanwhile.
+    start drawing it meanwhile. ``shared_pool=False`` skips the shared-pool
+    alternative (``plan.shared`` is None; its M/G/c figures are simulated,
+    about a second per plan): for callers that use only the dedicated pools
+    (``lpuplan search``), never for a plan that is rendered.
     """
-    targets, split, dedicated, shared = size_project(project)
+    if simulate and not shared_pool:
+        raise ValueError("simulate=True needs the shared pool: call build_plan with shared_pool=True")
+    targets, split, dedicated, shared = size_project(project, shared_pool=shared_pool)
     if any(b.unsafe_figures for b in dedicated):
         # the rule: a figure that decides N is exact, a bound, an approximation with a safe margin, or
         # decided by the simulator at the conservative end of its interval; the referee does the last

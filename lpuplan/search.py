@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from dimensioning.cost import CostSpec, FleetFootprint, fleet_cost
 from dimensioning.errors import InvalidInput
-from dimensioning.knee import max_sustainable_rate
+from dimensioning.knee import CERTIFIED, max_sustainable
 from dimensioning.search_space import Candidate, SearchSpec, candidates, fitness, pareto_front
 from lpuplan.cost import plan_work
 from lpuplan.footprint import final_chips, it_power_kw, populated_racks
@@ -64,6 +64,9 @@ class CandidateResult:
     cost_per_hour: float | None
     qps_per_dollar: float | None
     fitness: float | None = None
+    # how the max rate's pass is certified: the weakest over the pools and states
+    # (exact | bound | simulated-at-conservative-end, dimensioning.knee.CERTIFIED)
+    max_rate_certified: str = CERTIFIED[0]
 
     def metrics(self) -> dict[str, float | None]:
         return {"cost_per_hour": self.cost_per_hour, "chips": None if self.chips is None else float(self.chips),
@@ -167,7 +170,7 @@ def _per_chip(project: Project) -> _PerChip:
     """Racks and typical IT kW per chip of the project's own placed plan (None without [facility])."""
     if project.facility is None:
         return _PerChip(None, None)
-    plan = build_plan(project, place=True)
+    plan = build_plan(project, place=True, shared_pool=False)
     chips = final_chips(plan)
     if plan.facility is None or not chips:
         return _PerChip(None, None)
@@ -176,11 +179,13 @@ def _per_chip(project: Project) -> _PerChip:
     return _PerChip(racks / chips, power / chips)
 
 
-def _pool_metrics(plan: Plan, shared: bool) -> tuple[int, int | None, float, float, float, float, list[str]]:
-    """replicas, chips, worst e2el p99 (s), its SLO (s), worst TTFT p99 (s), max sustainable scale, failures."""
+def _pool_metrics(plan: Plan, shared: bool) -> tuple[int, int | None, float, float, float, float, str, list[str]]:
+    """replicas, chips, worst e2el p99 (s), its SLO (s), worst TTFT p99 (s), max sustainable scale, how the
+    max rate is certified, failures."""
     failures: list[str] = []
     if shared:
         sh = plan.shared
+        assert sh is not None, "a shared candidate's plan sizes the shared pool"
         pools = [(sh.pool, sh.replicas)] if sh.pool is not None else []
         replicas = sh.replicas
         chips = plan.shared_chips
@@ -202,13 +207,15 @@ def _pool_metrics(plan: Plan, shared: bool) -> tuple[int, int | None, float, flo
             if check.constraint == "ttft_p99":
                 worst_ttft = max(worst_ttft, check.value)
     scale = math.inf
+    certified = CERTIFIED[0]
     for spec, n in pools:
         if spec.arrival_rate <= 0:
             continue
-        best = min(max_sustainable_rate(spec, n, degraded=False, rel_tol=_RATE_TOL),
-                   max_sustainable_rate(spec, max(n - spec.replicas_lost, 0), degraded=True, rel_tol=_RATE_TOL))
-        scale = min(scale, best / spec.arrival_rate)
-    return replicas, chips, worst_e2el, worst_slo, worst_ttft, scale, failures
+        for best in (max_sustainable(spec, n, degraded=False, rel_tol=_RATE_TOL),
+                     max_sustainable(spec, max(n - spec.replicas_lost, 0), degraded=True, rel_tol=_RATE_TOL)):
+            scale = min(scale, best.rps / spec.arrival_rate)
+            certified = max(certified, best.certified, key=CERTIFIED.index)
+    return replicas, chips, worst_e2el, worst_slo, worst_ttft, scale, certified, failures
 
 
 def evaluate_candidate(project: Project, candidate: Candidate, per_chip: _PerChip, cost: CostSpec | None,
@@ -218,10 +225,10 @@ def evaluate_candidate(project: Project, candidate: Candidate, per_chip: _PerChi
     ``plan`` is the candidate's plan when the caller already built it (candidates
     that differ only in ``pool`` share one).
     """
-    if plan is None:
-        plan = build_plan(apply_candidate(project, candidate), place=False)
     shared = candidate.value("pool") == "shared"
-    replicas, chips, e2el, slo, ttft, scale, failures = _pool_metrics(plan, shared)
+    if plan is None:
+        plan = build_plan(apply_candidate(project, candidate), place=False, shared_pool=shared)
+    replicas, chips, e2el, slo, ttft, scale, certified, failures = _pool_metrics(plan, shared)
     lam = plan.traffic.lambda_peak
     max_rps = lam * scale if math.isfinite(scale) else 0.0
     racks = per_chip.racks * chips if per_chip.racks is not None and chips is not None else None
@@ -249,14 +256,29 @@ def evaluate_candidate(project: Project, candidate: Candidate, per_chip: _PerChi
         headroom=scale - 1.0 if math.isfinite(scale) else math.inf,
         cost_per_hour=cost_h,
         qps_per_dollar=qpd,
+        max_rate_certified=certified,
     )
 
 
 def _evaluate_group(task: tuple[Project, tuple[Candidate, ...], _PerChip, CostSpec | None]) -> list[CandidateResult]:
     """Candidates that differ only in ``pool``: one plan sizes both the dedicated pools and the shared one."""
     project, group, per_chip, cost = task
-    plan = build_plan(apply_candidate(project, group[0]), place=False)
+    # the shared pool's M/G/c figures are simulated (about a second each): sized only when a candidate asks
+    wants_shared = any(c.value("pool") == "shared" for c in group)
+    plan = build_plan(apply_candidate(project, group[0]), place=False, shared_pool=wants_shared)
     return [evaluate_candidate(project, c, per_chip, cost, plan) for c in group]
+
+
+# dimensions that change only the targets, not the pools' service times: candidates that differ only in
+# these share most pools, so they run in one task (and one process's memo of max sustainable rates)
+_TARGET_ONLY = ("rho_target_normal", "rho_target_degraded", "pool")
+
+
+def _evaluate_batch(task: tuple[Project, tuple[tuple[Candidate, ...], ...], _PerChip, CostSpec | None]
+                    ) -> list[CandidateResult]:
+    """Groups of candidates with the same pools' service times, evaluated in one process (one task)."""
+    project, groups, per_chip, cost = task
+    return [r for group in groups for r in _evaluate_group((project, group, per_chip, cost))]
 
 
 def search(project: Project, spec: SearchSpec | None = None, *, scheduler: str | None = None, workers: int | None = None,
@@ -277,11 +299,17 @@ def search(project: Project, spec: SearchSpec | None = None, *, scheduler: str |
     groups: dict[tuple[tuple[str, Any], ...], list[Candidate]] = {}
     for c in cands:
         groups.setdefault(tuple(kv for kv in c.choice if kv[0] != "pool"), []).append(c)
-    tasks = [(project, tuple(group), per_chip[group[0].value("platform")], cost) for group in groups.values()]
+    batches: dict[tuple[tuple[str, Any], ...], list[tuple[Candidate, ...]]] = {}
+    for key, group in groups.items():
+        batches.setdefault(tuple(kv for kv in key if kv[0] not in _TARGET_ONLY), []).append(tuple(group))
+    tasks = [(project, tuple(batch), per_chip[batch[0][0].value("platform")], cost) for batch in batches.values()]
     from dimensioning.executor import run_tasks
 
-    evaluated = run_tasks(_evaluate_group, tasks, scheduler=scheduler, workers=workers, progress=progress)
-    results = sorted((r for group in evaluated for r in group), key=lambda r: r.index)
+    sizes = [sum(len(g) for g in batch) for _, batch, _, _ in tasks]
+    done_before = [sum(sizes[:i]) for i in range(len(sizes) + 1)]
+    told = None if progress is None else (lambda done, _total: progress(done_before[done], total))
+    evaluated = run_tasks(_evaluate_batch, tasks, scheduler=scheduler, workers=workers, progress=told)
+    results = sorted((r for batch in evaluated for r in batch), key=lambda r: r.index)
     cost_metric = "cost_per_hour" if cost is not None else "chips"
     scores = fitness([r.metrics() for r in results], spec.weights) if spec.weights else [None] * len(results)
     results = [replace(r, fitness=s) for r, s in zip(results, scores)]
