@@ -314,10 +314,12 @@ def _max_sustainable(spec: "PoolSpec", replicas: int, degraded: bool, rel_tol: f
         at_upper = real(upper)
         best = upper if at_upper[0] else _largest_passing(real, upper, rel_tol, high=at_upper)
         certified = kinds_at.get(best, CERTIFIED[0])
+    shed_binds = False
     if best > 0 and spec.shed_target is not None and len(spec.classes) == 1:
         # the shed's own threshold below the others' (both pass sets are intervals [0, r])
         shed = _ShedProbe(spec, replicas, degraded)
         at_best = shed.at(best)
+        shed_binds = not at_best[0]
         if at_best[0]:
             certified = max(certified, shed.kinds[best], key=CERTIFIED.index)
         else:
@@ -326,7 +328,9 @@ def _max_sustainable(spec: "PoolSpec", replicas: int, degraded: bool, rel_tol: f
             top = best
             best = lower
             start = lower * (1 + rel_tol)
-            if lower > 0 and start < top:
+            if lower <= 0:  # no bound applies (Queue_cap 0, bursty arrivals): the pool check's figure throughout
+                best = _largest_passing(shed.at, top, rel_tol, high=at_best)
+            elif start < top:
                 at_start = shed.at(start)
                 if at_start[0]:
                     best = _largest_passing(shed.at, top, rel_tol, low=(start, at_start[1]), high=at_best)
@@ -338,10 +342,13 @@ def _max_sustainable(spec: "PoolSpec", replicas: int, degraded: bool, rel_tol: f
         v = evaluate_pool(replace(spec, arrival_rate=upper * 1e-9), replicas, degraded=degraded)
         return MaxRate(0.0, CERTIFIED[0], ", ".join(v.failed) or "none", tuple(counts))
     step = _SIM_REL_TOL if _needs_simulation(spec, servers) else 10 * rel_tol
-    just_above = evaluate_pool(replace(spec, arrival_rate=min(best * (1 + step), upper * (1 + step))), replicas,
-                               degraded=degraded)
-    binding = ", ".join(just_above.failed) or ", ".join(f"{c.constraint}[{c.subject}]" for c in just_above.checks
-                                                       if not c.safe) or "none"
+    if shed_binds:  # the shed's certified figure limits (the pool check's own figure may still pass just above)
+        binding = f"shed[{spec.classes[0].name}]"
+    else:
+        just_above = evaluate_pool(replace(spec, arrival_rate=min(best * (1 + step), upper * (1 + step))), replicas,
+                                   degraded=degraded, only=[c for c in CONSTRAINTS if c != "shed"])
+        binding = ", ".join(just_above.failed) or ", ".join(
+            f"{c.constraint}[{c.subject}]" for c in just_above.checks if not c.safe) or "none"
     return MaxRate(best, certified, binding, tuple(counts))
 
 
