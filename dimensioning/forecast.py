@@ -13,8 +13,10 @@ A scenario (``[[forecast.scenario]]``) changes the workload, never the model:
   long-context cohort that becomes the workload);
 - ``cache_hit_rate``: the share of prompt tokens served from a prefix cache,
   which skip prefill. Bucket ``r_prefill`` figures are cache-miss rates; with a
-  hit rate h the prefill of a bucket takes ``(1 - h) * P / r_prefill``, applied
-  as ``r_prefill / (1 - h)``. This is the mean prefill work: a request that
+  hit rate h the prefill of a bucket takes ``(1 - h) * P / r_prefill``: the
+  scenario sets every bucket's ``prefix_cache_hit_rate`` and
+  :mod:`dimensioning.service_time` applies it to every kind of bucket (given
+  rates, rate tables, step models). This is the mean prefill work: a request that
   misses the cache still takes the full prefill, so for a p99 SLO the hit
   rate is an approximation on the optimistic side, and the report says so.
 
@@ -139,13 +141,12 @@ def apply_scenario(workload: Workload, buckets: Sequence[Bucket], scenario: Scen
     new_workload = workload.model_copy(update=update)
     hit = baseline_cache_hit_rate if scenario.cache_hit_rate is None else scenario.cache_hit_rate
     new_buckets = tuple(buckets)
+    if scenario.cache_hit_rate is not None or hit > 0:
+        # every kind of bucket (figures, rate tables, step models): dimensioning.service_time applies it
+        new_buckets = tuple(b.model_copy(update={"prefix_cache_hit_rate": hit}) for b in buckets)
     if hit > 0:
-        notes.append(f"prefix cache hit rate {hit:.0%} taken at its mean (r_prefill / (1 - h)):"
+        notes.append(f"prefix cache hit rate {hit:.0%} taken at its mean (prefill (1 - h) P / r_prefill):"
                      " requests that miss take the full prefill, so p99 figures are optimistic")
-        new_buckets = tuple(
-            b.model_copy(update={"r_prefill": b.r_prefill / (1.0 - hit)}) if b.r_prefill is not None else b
-            for b in buckets
-        )
     return new_workload, new_buckets, tuple(notes)
 
 

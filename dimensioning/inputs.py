@@ -298,6 +298,9 @@ class Bucket(_Frozen):
     under_load: Path | None = Field(
         default=None,
         description="file written by `lpuplan fidelity --write-under-load`: the measured service_inflation of this bucket")
+    prefix_cache_hit_rate: float = Field(
+        default=0.0, ge=0, lt=1, allow_inf_nan=False,
+        description="share of prompt tokens served from the prefix cache (they skip prefill; dimensioning.service_time)")
     assumed: tuple[str, ...] = ()
     measured_from: dict[str, str] = Field(
         default_factory=dict, exclude=True,

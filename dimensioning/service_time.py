@@ -46,6 +46,17 @@ slowdown is uniform across prefill, decode and the fixed part is an
 ASSUMPTION (the fidelity loop measures the whole request's time, not its
 parts); ``mu = slots / S_bucket`` then falls by ``f``.
 
+Prefix caching (``prefix_cache_hit_rate`` h, the share of prompt tokens
+served from the cache): cached prefix tokens skip prefill, so the prefill
+takes ``(1 - h) P_bucket / R_prefill``, i.e. the sizing takes the prefill
+rate ``R_prefill / (1 - h)`` whatever gives ``R_prefill`` (a figure, a
+rates-at-concurrency table, a profile). Under the BLIS step form the cached
+tokens leave the prefill step and the prefill load the other sequences put
+on each decode step, so both rates come from the step form at ``(1 - h) P``
+(its per-step overhead stays whole). h is a mean: a request that misses the
+cache still takes the full prefill, so p99 figures taken with h > 0 are
+optimistic for such requests (``lpuplan forecast`` says so).
+
 The sizing (``dimensioning.sizing``), the shared pool
 (``dimensioning.shared_pool``), the pool check (``dimensioning.pool``) and the
 simulator (``dimensioning.simulate.service``) take the service time from here.
@@ -129,15 +140,35 @@ def service_time(bucket: Bucket, output_mean: float | None = None) -> ServiceTim
 def sizing_rates(bucket: Bucket) -> tuple[float, float, float]:
     """``(R_prefill / f, R_decode / f, f * L_fixed)``: the rates (tokens/s) and fixed time (s) the sizing takes.
 
-    The rates at ``slots`` in flight (:func:`rates_at_slots`), slowed by the
+    The rates at ``slots`` in flight (:func:`rates_at_slots`), with the prefix
+    cache's share of the prompt skipping prefill (module docstring), slowed by the
     bucket's ``service_inflation`` ``f`` (module docstring; 1 when none). The
     simulator takes its per-request service times from these too.
     """
-    r_prefill, r_decode = rates_at_slots(bucket)
+    r_prefill, r_decode = _cached_rates(bucket) if bucket.prefix_cache_hit_rate > 0 else rates_at_slots(bucket)
     if r_prefill is None or r_decode is None or bucket.l_fixed_ms is None:
         raise ValueError(f"bucket {bucket.label}: resolve r_prefill, r_decode and l_fixed_ms before use")
     f = bucket.service_inflation or 1.0
     return r_prefill / f, r_decode / f, bucket.l_fixed_s * f
+
+
+def _cached_rates(bucket: Bucket) -> tuple[float | None, float | None]:
+    """(R_prefill per padded prompt token, R_decode) with a share h of the prompt served from the prefix cache.
+
+    ``P_bucket / R = (1 - h) P_bucket / R_prefill`` (module docstring); the step
+    form is evaluated at the uncached prompt ``(1 - h) P_bucket``.
+    """
+    from dimensioning.occupancy import rates_from_step_model
+
+    h = bucket.prefix_cache_hit_rate
+    if bucket.step_model is not None:
+        m = bucket.step_model
+        r_prefill, r_decode = rates_from_step_model(m.beta0_us, m.beta1_us, m.beta2_us,
+                                                    (1.0 - h) * bucket.max_prompt_tokens, bucket.max_output_tokens,
+                                                    bucket.slots)
+        return r_prefill / (1.0 - h), r_decode
+    r_prefill, r_decode = rates_at_slots(bucket)
+    return (None if r_prefill is None else r_prefill / (1.0 - h)), r_decode
 
 
 def rates_at_slots(bucket: Bucket) -> tuple[float | None, float | None]:

@@ -9,7 +9,8 @@ import pytest
 from scipy import stats
 
 from dimensioning.forecast import Scenario, apply_scenario, limited_second_moment, token_shape
-from dimensioning.inputs import Bucket, TokenDistribution, Workload
+from dimensioning.inputs import Bucket, StepModel, TokenDistribution, Workload
+from dimensioning.service_time import service_time
 from dimensioning.traffic import split_traffic
 
 BUCKET = Bucket(name="b", max_prompt_tokens=4096, max_output_tokens=600, r_prefill=20_000.0, r_decode=200.0,
@@ -34,7 +35,8 @@ def test_scenario_deltas():
     assert w2.lambda_peak == pytest.approx((10 * 3 + 5) * 1.15)
     assert (w2.prompt_tokens.mean, w2.prompt_tokens.std) == (2000, 1000)
     assert w2.output_tokens.histogram == ((50, 0.5), (200, 0.5))
-    assert b2[0].r_prefill == pytest.approx(40_000.0)  # half the prompt tokens skip prefill
+    assert b2[0].prefix_cache_hit_rate == 0.5
+    assert service_time(b2[0]).prefill_s == pytest.approx(0.5 * 4096 / 20_000)  # half the prompt skips prefill
     assert notes and "optimistic" in notes[0]
 
 
@@ -43,8 +45,9 @@ def test_baseline_cache_rate_can_drop_to_zero():
                  output_tokens=TokenDistribution(distribution="constant", value=10))
     _, kept, _ = apply_scenario(w, (BUCKET,), Scenario(name="same"), baseline_cache_hit_rate=0.3)
     _, cold, notes = apply_scenario(w, (BUCKET,), Scenario(name="cold", cache_hit_rate=0.0), baseline_cache_hit_rate=0.3)
-    assert kept[0].r_prefill == pytest.approx(20_000 / 0.7)
-    assert cold[0].r_prefill == BUCKET.r_prefill and not notes
+    assert service_time(kept[0]).prefill_s == pytest.approx(0.7 * 4096 / 20_000)
+    assert cold[0].prefix_cache_hit_rate == 0.0 and not notes
+    assert service_time(cold[0]) == service_time(BUCKET)
 
 
 def test_littles_law_against_time_sampling():
@@ -87,3 +90,30 @@ def test_trace_keeps_the_correlation(tmp_path):
     assert shape.kv_tokens == pytest.approx(2.0 * sum(area) / 2)
     with pytest.raises(ValueError):
         apply_scenario(w, (BUCKET,), Scenario(name="longer", prompt_scale=2.0))
+
+
+def test_cache_hit_enters_the_service_time_of_every_kind_of_bucket():
+    """Hand arithmetic: P = 4096, O = 600, 8 slots, L_fixed = 50 ms, a quarter of the prompt cached."""
+    w = Workload(lambda_peak=1.0, prompt_tokens=TokenDistribution(distribution="constant", value=3000),
+                 output_tokens=TokenDistribution(distribution="constant", value=600))
+    table = Bucket(name="t", max_prompt_tokens=4096, max_output_tokens=600, l_fixed_ms=50.0, slots=8,
+                   rates_at_concurrency=((1, 30_000.0, 300.0), (8, 20_000.0, 200.0)))
+    step = Bucket(name="s", max_prompt_tokens=4096, max_output_tokens=600, l_fixed_ms=50.0, slots=8,
+                  step_model=StepModel(beta0_us=5000.0, beta1_us=10.0, beta2_us=100.0))
+    _, (t, s), notes = apply_scenario(w, (table, step), Scenario(name="warm", cache_hit_rate=0.25))
+    assert notes
+    # table at 8 in flight: r_prefill 20,000 tok/s; 3/4 of 4096 tokens are prefilled: 0.1536 s; decode 600/200 = 3 s
+    st = service_time(t)
+    assert (st.prefill_s, st.decode_s, st.fixed_s) == (pytest.approx(0.1536), pytest.approx(3.0), pytest.approx(0.05))
+    assert st.total_s == pytest.approx(3.2036)
+    assert service_time(table).prefill_s == pytest.approx(4096 / 20_000)  # no cache: the whole prompt
+    # BLIS step form at B = 8 with 3072 uncached prompt tokens:
+    #   T_prefill = 5000 + 10 x 3072 + 100 x 7 = 36,420 us
+    #   T_step    = 5000 + 100 x 8 + 10 x 7 x 3072 / 600 = 6,158.4 us, x 600 steps = 3.69504 s
+    ss = service_time(s)
+    assert ss.prefill_s == pytest.approx(0.036420)
+    assert ss.decode_s == pytest.approx(3.69504)
+    assert ss.total_s == pytest.approx(0.05 + 0.036420 + 3.69504)
+    cold = service_time(step)  # 46,660 us and 6,277.87 us per step without the cache
+    assert cold.prefill_s == pytest.approx(0.046660)
+    assert cold.decode_s == pytest.approx(600 * (5800 + 70 * 4096 / 600) * 1e-6)
