@@ -185,6 +185,10 @@ def register(app: typer.Typer) -> None:
         scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786); local processes when omitted.")] = None,
         workers: Annotated[Optional[int], typer.Option("--workers", help="Local worker processes (default: one per core).")] = None,
         out: Annotated[Optional[Path], typer.Option("--out", help="Write search.json and search.csv into this folder.")] = None,
+        import_simfaasinfer: Annotated[Optional[Path], typer.Option(
+            "--import-simfaasinfer",
+            help="SimFaaSInfer's capacity_planning_request.yaml: its workload, SLOs and batch sizes replace the"
+                 " project's; every field it has that does not map is listed (docs/whatif.md).")] = None,
     ) -> None:
         """Size every configuration of [search]; recommend one; show the Pareto frontier.
 
@@ -197,13 +201,23 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             check_output_set("--out", out)  # before any work
         project = _load(file)
+        imported = None
+        if import_simfaasinfer is not None:
+            from lpuplan.import_simfaasinfer import import_request, read_request
+
+            project, imported = import_request(project, read_request(import_simfaasinfer), str(import_simfaasinfer))
         result = run_search(project, scheduler=scheduler, workers=workers, progress=_progress_bar(json_output))
         if out is not None:
             _write_search(result, out)
         if json_output:
-            stdout.file.write(dumps_json(result.to_dict()))
+            payload = result.to_dict()
+            if imported is not None:
+                payload["import"] = imported.to_dict()
+            stdout.file.write(dumps_json(payload))
         else:
             _print_search(result)
+            if imported is not None:
+                _print_import(imported)
         if not result.passed:
             raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -262,6 +276,15 @@ def _progress_bar(json_output: bool) -> Any:
             state["bar"].stop()
 
     return update
+
+
+def _print_import(imported: Any) -> None:
+    _say(f"imported from {imported.source}: {len(imported.mapped)} field(s) mapped,"
+         f" {len(imported.not_mapped)} not")
+    for m in imported.mapped:
+        _say(f"  {m.field} -> {m.target}: {m.note}")
+    for m in imported.not_mapped:
+        _say(f"  {m.field}: not mapped ({m.note})")
 
 
 def _print_search(result: Any) -> None:
