@@ -9,13 +9,15 @@ the same pool model the sizing uses, at each offered rate:
 - shed: the probability of finding the SLO-safe queue full (M/D/c/K).
 
 The **knee** is the offered rate at which the p99 queueing delay equals one
-(mean) service time (for one bucket: p99 latency twice its zero-load value): past it the latency of
-a deterministic-service queue climbs steeply. The **max sustainable rate** is
-the largest offered rate at which the pool still meets every target the
-sizing checks (utilisation, p99 SLOs, shed) with the replicas it has. Both are
-found by bisection on a predicate that is monotone in the rate (waits,
-utilisation and blocking of M/D/c and M/D/c/K grow with the arrival rate), to
-a relative precision of 1e-6. Headroom is ``max_sustainable / operating - 1``.
+(mean) service time (for one bucket: p99 latency twice its zero-load value):
+past it the latency of a deterministic-service queue climbs steeply; it is
+found by bisection (waits grow with the arrival rate), to a relative
+precision of 1e-6. The **max sustainable rate** is the largest offered rate
+at which the pool still meets every target the sizing checks (utilisation,
+p99 SLOs, shed) with the replicas it has, each met by a certified figure
+(exact, a proven bound, or simulated at the conservative end of its
+interval): :func:`max_sustainable` says how it is found and certified.
+Headroom is ``max_sustainable / operating - 1``.
 """
 
 from __future__ import annotations

@@ -86,11 +86,11 @@ def register(app: typer.Typer) -> None:
                  f" (planned {result.lambda_peak:.4g}, headroom {result.max_scale - 1:+.1%}); limited by {result.limiting}")
             for pool in result.normal:
                 _say(f"  {pool.pool}: {pool.replicas} replicas, operating {pool.operating_rps:.4g} req/s,"
-                     f" knee {pool.knee_rps:.4g}, max {pool.max_sustainable_rps:.4g} ({pool.headroom:+.1%});"
-                     f" past it: {pool.binding}")
+                     f" knee {pool.knee_rps:.4g}, max {pool.max_sustainable_rps:.4g} ({pool.headroom:+.1%},"
+                     f" {pool.max_rate_certified}); past it: {pool.binding}")
             for pool in result.degraded:
                 _say(f"  {pool.pool} with {pool.replicas} up (degraded): max {pool.max_sustainable_rps:.4g} req/s"
-                     f" ({pool.headroom:+.1%})")
+                     f" ({pool.headroom:+.1%}, {pool.max_rate_certified})")
             for note in result.notes:
                 _say(f"  note: {note}")
             if out is not None:
@@ -301,7 +301,8 @@ def _print_search(result: Any) -> None:
         rec = by_index[result.recommended]
         _say(f"PASS: recommended #{rec.index}: {rec.label}")
         _say(f"  {rec.replicas} replicas, {cost_text(rec)}, e2el p99 {rec.e2el_p99_ms:,.0f} ms"
-             f" (SLO {rec.e2el_slo_ms:,.0f}), max {rec.max_sustainable_rps:.4g} req/s ({rec.headroom:+.1%})")
+             f" (SLO {rec.e2el_slo_ms:,.0f}), max {rec.max_sustainable_rps:.4g} req/s ({rec.headroom:+.1%},"
+             f" {rec.max_rate_certified})")
         for name, index, why in (("budget", result.budget, "the cheapest that meets every SLO"),
                                  ("premium", result.premium, "the most headroom")):
             if index is not None and index != result.recommended:
