@@ -9,7 +9,8 @@ from typing import Literal
 from dimensioning.errors import InvalidInput
 
 __all__ = ["Pool", "Failure", "parse_failure", "ROUTINGS", "Routing", "OUTCOMES", "COMPLETED", "SHED", "LOST", "REJECTED",
-           "ROUTING_CODES", "UNNOTICED_CODES"]
+           "PENDING", "ROUTING_CODES", "UNNOTICED_CODES", "ROUTE_CENTRAL", "ROUTE_RANDOM", "ROUTE_ROUND_ROBIN", "ROUTE_JSQ",
+           "ROUTE_POWER_OF_TWO", "ROUTE_LEAST_WORK_LEFT", "UNNOTICED_LOST", "UNNOTICED_TIMEOUT", "UNNOTICED_RETRY"]
 
 Routing = Literal["central", "random", "round_robin", "jsq", "power_of_two", "least_work_left"]
 ROUTINGS: tuple[str, ...] = ("central", "random", "round_robin", "jsq", "power_of_two", "least_work_left")
@@ -18,13 +19,25 @@ replica its own FCFS queue and route on arrival: uniformly at random,
 round-robin, join-shortest-queue (fewest requests in the replica), the better of
 two random replicas, least-work-left (smallest unfinished work per slot)."""
 
-ROUTING_CODES: dict[str, int] = {name: code for code, name in enumerate(ROUTINGS)}
-"""The integer each routing has inside the compiled event loop (one table for both sides)."""
+# The codes the compiled event loop works with, named once here for both sides:
+# the scenario builder (dimensioning.simulate.run) maps names to codes with the
+# tables below, the loop compares against these names (numba folds module-level
+# ints into constants, so naming them costs nothing).
+ROUTE_CENTRAL, ROUTE_RANDOM, ROUTE_ROUND_ROBIN, ROUTE_JSQ, ROUTE_POWER_OF_TWO, ROUTE_LEAST_WORK_LEFT = range(6)
+ROUTING_CODES: dict[str, int] = dict(
+    zip(ROUTINGS, (ROUTE_CENTRAL, ROUTE_RANDOM, ROUTE_ROUND_ROBIN, ROUTE_JSQ, ROUTE_POWER_OF_TWO, ROUTE_LEAST_WORK_LEFT))
+)
+"""The integer each routing has inside the compiled event loop."""
 
-UNNOTICED_CODES: dict[str, int] = {"lost": 0, "timeout": 1, "retry": 2}
+UNNOTICED_LOST, UNNOTICED_TIMEOUT, UNNOTICED_RETRY = 0, 1, 2
+UNNOTICED_CODES: dict[str, int] = {"lost": UNNOTICED_LOST, "timeout": UNNOTICED_TIMEOUT, "retry": UNNOTICED_RETRY}
 """The integer each ``Failure.unnoticed`` mode has inside the compiled event loop."""
 
 COMPLETED, SHED, LOST, REJECTED = 0, 1, 2, 3
+PENDING = -1
+"""Outcome of a request the event loop has not resolved when it stops: one
+waiting in a central queue whose every replica is down for good (the caller
+counts it lost at the end of the run)."""
 OUTCOMES: tuple[str, ...] = ("completed", "shed", "lost", "rejected")
 """Per-request outcome codes: completed; shed by admission (queue or work cap);
 lost to a failure (or a timeout at a failed replica); rejected (prompt longer
