@@ -545,8 +545,85 @@ class MGc:
         return float(self.wait.positive)
 
 
+class _FiniteCapacity:
+    """What M/D/c/K and GI/D/c/K share, written once: validation of (lambda, D, c, K)
+    and the figures that follow from the blocking probability and the admitted wait.
+
+    Subclasses are frozen dataclasses with the fields ``arrival_rate``,
+    ``service_time``, ``servers``, ``capacity``, ``requests``, ``seed`` and
+    provide ``blocking_probability`` and ``wait``.
+    """
+
+    arrival_rate: float
+    service_time: float
+    servers: int
+    capacity: int
+    requests: int
+    seed: int
+    blocking_probability: float  # each model's own
+    wait: DelayDistribution  # each model's own: the queueing delay of admitted requests
+
+    def _validate_queue(self) -> None:
+        """Check lambda, D, c and K >= c (K counts those in service too)."""
+        object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
+        object.__setattr__(self, "service_time", _duration(self.service_time, "service_time"))
+        object.__setattr__(self, "servers", _count(self.servers, "servers", 1))
+        capacity = _count(self.capacity, "capacity", 1)
+        if capacity < self.servers:
+            raise InvalidInput(
+                "capacity", capacity, f"give K >= servers ({self.servers}): K counts those in service too"
+            )
+        object.__setattr__(self, "capacity", capacity)
+
+    def _validate_run(self) -> None:
+        """Check the simulation's run length and seed (used where a figure is simulated)."""
+        requests, seed = _simulation(self.requests, self.seed)
+        object.__setattr__(self, "requests", requests)
+        object.__setattr__(self, "seed", seed)
+
+    @property
+    def queue_capacity(self) -> int:
+        """K - c: places to wait (Queue_cap)."""
+        return self.capacity - self.servers
+
+    @property
+    def offered_load(self) -> float:
+        """a = lambda D (Erlangs)."""
+        return self.arrival_rate * self.service_time
+
+    @property
+    def utilization(self) -> float:
+        """Offered rho = lambda D / c (may exceed 1)."""
+        return self.offered_load / self.servers
+
+    @property
+    def carried_utilization(self) -> float:
+        """Busy fraction of the servers: lambda (1 - P_B) D / c."""
+        return self.utilization * (1.0 - self.blocking_probability)
+
+    @property
+    def stable(self) -> bool:
+        """Always True: blocking bounds the queue."""
+        return True
+
+    @property
+    def throughput(self) -> float:
+        """Admitted rate lambda (1 - P_B), requests/s."""
+        return self.arrival_rate * (1.0 - self.blocking_probability)
+
+    @cached_property
+    def sojourn(self) -> DelayDistribution:
+        """Latency of admitted requests: wait + D."""
+        return ShiftedDelay(self.wait, self.service_time)
+
+    @property
+    def prob_wait(self) -> float:
+        """P(W > 0) for an admitted request."""
+        return float(self.wait.positive)
+
+
 @dataclass(frozen=True)
-class MDcK:
+class MDcK(_FiniteCapacity):
     """M/D/c/K: at most K requests in the system (c in service + K - c waiting); the rest are blocked.
 
     Stable at any load (blocking absorbs overload). ``wait`` is the queueing
@@ -575,42 +652,8 @@ class MDcK:
     seed: int = SIM_SEED
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
-        object.__setattr__(self, "service_time", _duration(self.service_time, "service_time"))
-        object.__setattr__(self, "servers", _count(self.servers, "servers", 1))
-        capacity = _count(self.capacity, "capacity", 1)
-        if capacity < self.servers:
-            raise InvalidInput(
-                "capacity", capacity, f"give K >= servers ({self.servers}): K counts those in service too"
-            )
-        object.__setattr__(self, "capacity", capacity)
-        requests, seed = _simulation(self.requests, self.seed)
-        object.__setattr__(self, "requests", requests)
-        object.__setattr__(self, "seed", seed)
-
-    @property
-    def queue_capacity(self) -> int:
-        """K - c: places to wait (Queue_cap)."""
-        return self.capacity - self.servers
-
-    @property
-    def offered_load(self) -> float:
-        return self.arrival_rate * self.service_time
-
-    @property
-    def utilization(self) -> float:
-        """Offered rho = lambda D / c (may exceed 1)."""
-        return self.offered_load / self.servers
-
-    @property
-    def carried_utilization(self) -> float:
-        """Busy fraction of the servers: lambda (1 - P_B) D / c."""
-        return self.utilization * (1.0 - self.blocking_probability)
-
-    @property
-    def stable(self) -> bool:
-        """Always True: blocking bounds the queue."""
-        return True
+        self._validate_queue()
+        self._validate_run()
 
     @cached_property
     def _route(self) -> str:
@@ -680,11 +723,6 @@ class MDcK:
             return self._infinite_tail
         return self._simulated.blocking_probability
 
-    @property
-    def throughput(self) -> float:
-        """Admitted rate lambda (1 - P_B), requests/s."""
-        return self.arrival_rate * (1.0 - self.blocking_probability)
-
     @cached_property
     def wait(self) -> DelayDistribution:
         """Queueing delay of admitted requests (seconds)."""
@@ -699,19 +737,9 @@ class MDcK:
             return MDc(self.arrival_rate, self.service_time, self.servers).wait
         return self._simulated.wait
 
-    @cached_property
-    def sojourn(self) -> DelayDistribution:
-        """Latency of admitted requests: wait + D."""
-        return ShiftedDelay(self.wait, self.service_time)
-
-    @property
-    def prob_wait(self) -> float:
-        """P(W > 0) for an admitted request."""
-        return float(self.wait.positive)
-
 
 @dataclass(frozen=True)
-class GIDcK:
+class GIDcK(_FiniteCapacity):
     """GI/D/c/K: renewal arrivals of SCV ``arrival_scv`` (gamma gaps; 1 = Poisson), c servers,
     at most K in the system; decided by simulation ("simulated").
 
@@ -737,36 +765,9 @@ class GIDcK:
     seed: int = SIM_SEED
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "arrival_rate", _rate(self.arrival_rate))
-        object.__setattr__(self, "service_time", _duration(self.service_time, "service_time"))
-        object.__setattr__(self, "servers", _count(self.servers, "servers", 1))
-        capacity = _count(self.capacity, "capacity", 1)
-        if capacity < self.servers:
-            raise InvalidInput(
-                "capacity", capacity, f"give K >= servers ({self.servers}): K counts those in service too"
-            )
-        object.__setattr__(self, "capacity", capacity)
+        self._validate_queue()
         object.__setattr__(self, "arrival_scv", _scv(self.arrival_scv, "arrival_scv"))
-        requests, seed = _simulation(self.requests, self.seed)
-        object.__setattr__(self, "requests", requests)
-        object.__setattr__(self, "seed", seed)
-
-    @property
-    def queue_capacity(self) -> int:
-        return self.capacity - self.servers
-
-    @property
-    def offered_load(self) -> float:
-        return self.arrival_rate * self.service_time
-
-    @property
-    def utilization(self) -> float:
-        """Offered rho = lambda D / c (may exceed 1)."""
-        return self.offered_load / self.servers
-
-    @property
-    def stable(self) -> bool:
-        return True
+        self._validate_run()
 
     @property
     def method(self) -> str:
@@ -800,14 +801,6 @@ class GIDcK:
             return 0.0
         return self._figures.blocking()[2]
 
-    @property
-    def carried_utilization(self) -> float:
-        return self.utilization * (1.0 - self.blocking_probability)
-
-    @property
-    def throughput(self) -> float:
-        return self.arrival_rate * (1.0 - self.blocking_probability)
-
     @cached_property
     def wait(self) -> DelayDistribution:
         """Queueing delay of admitted requests (seconds), tail figures at their upper ends."""
@@ -820,11 +813,3 @@ class GIDcK:
             # report the hard bound ceil((K - c)/c) D instead.
             return ShiftedDelay(ZeroDelay(), bound)
         return SimulatedDelay(self._figures, upper=bound)
-
-    @cached_property
-    def sojourn(self) -> DelayDistribution:
-        return ShiftedDelay(self.wait, self.service_time)
-
-    @property
-    def prob_wait(self) -> float:
-        return float(self.wait.positive)
