@@ -13,22 +13,13 @@ if [ -x /usr/bin/chromium ]; then
     exit 0
 fi
 
-warn() {
-    echo "==================================================================" >&2
-    echo "WARNING (.ci/chromium.sh): $*" >&2
-    echo "The headless-Chromium HTML report test will be SKIPPED in this run." >&2
-    echo "==================================================================" >&2
-    exit 0
-}
+CI_SCRIPT=.ci/chromium.sh
+CI_SKIPS="The headless-Chromium HTML report test will be SKIPPED in this run."
+# shellcheck source=.ci/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || { echo "WARNING ($CI_SCRIPT): .ci/lib.sh missing; $CI_SKIPS" >&2; exit 0; }
 
-SUDO=""
-if [ "$(id -u)" != "0" ]; then
-    command -v sudo >/dev/null 2>&1 || warn "not root and no sudo: cannot apt-get install"
-    SUDO="sudo"
-fi
-command -v apt-get >/dev/null 2>&1 || warn "no apt-get on this machine"
-$SUDO apt-get update -qq || warn "apt-get update failed"
+ci_apt_update
 start=$(date +%s)
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium || warn "apt-get install chromium failed"
-[ -x /usr/bin/chromium ] || warn "chromium installed but /usr/bin/chromium is missing"
+ci_apt_install chromium
+[ -x /usr/bin/chromium ] || ci_warn "chromium installed but /usr/bin/chromium is missing"
 echo ".ci/chromium.sh: chromium installed in $(( $(date +%s) - start )) s: $(/usr/bin/chromium --version 2>/dev/null | head -1)"

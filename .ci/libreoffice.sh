@@ -18,26 +18,16 @@ if command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1;
     exit 0
 fi
 
-warn() {
-    echo "==================================================================" >&2
-    echo "WARNING (.ci/libreoffice.sh): $*" >&2
-    echo "The LibreOffice workbook test will be SKIPPED in this run." >&2
-    echo "==================================================================" >&2
-    exit 0
-}
+CI_SCRIPT=.ci/libreoffice.sh
+CI_SKIPS="The LibreOffice workbook test will be SKIPPED in this run."
+# shellcheck source=.ci/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || { echo "WARNING ($CI_SCRIPT): .ci/lib.sh missing; $CI_SKIPS" >&2; exit 0; }
 
-SUDO=""
-if [ "$(id -u)" != "0" ]; then
-    command -v sudo >/dev/null 2>&1 || warn "not root and no sudo: cannot apt-get install"
-    SUDO="sudo"
-fi
-command -v apt-get >/dev/null 2>&1 || warn "no apt-get on this machine"
-$SUDO apt-get update -qq || warn "apt-get update failed"
+ci_apt_update
 start=$(date +%s)
 package=libreoffice-calc-nogui
 apt-cache show "$package" >/dev/null 2>&1 || package=libreoffice-calc
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$package" \
-    || warn "apt-get install $package failed"
-command -v soffice >/dev/null 2>&1 || warn "$package installed but soffice is not on PATH"
+ci_apt_install --no-install-recommends "$package"
+command -v soffice >/dev/null 2>&1 || ci_warn "$package installed but soffice is not on PATH"
 echo ".ci/libreoffice.sh: $package installed in $(( $(date +%s) - start )) s"
 echo ".ci/libreoffice.sh: installed $(soffice --version 2>/dev/null | head -1)"

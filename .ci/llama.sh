@@ -13,20 +13,17 @@ PYTHON="${PYTHON:-python}"
 CACHE_ROOT="${LPUPLAN_CI_CACHE:-$HOME/.cache/lpuplan-ci}"
 WHEELS="$CACHE_ROOT/wheels"
 
-warn() {
-    echo "==================================================================" >&2
-    echo "WARNING (.ci/llama.sh): $*" >&2
-    echo "The llama.cpp server tests will be SKIPPED in this run." >&2
-    echo "==================================================================" >&2
-    exit 0
-}
+CI_SCRIPT=.ci/llama.sh
+CI_SKIPS="The llama.cpp server tests will be SKIPPED in this run."
+# shellcheck source=.ci/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || { echo "WARNING ($CI_SCRIPT): .ci/lib.sh missing; $CI_SKIPS" >&2; exit 0; }
 
 if "$PYTHON" -c "import llama_cpp.server.app, gguf, uvicorn" >/dev/null 2>&1; then
     echo ".ci/llama.sh: llama-cpp-python[server] and gguf already installed"
     exit 0
 fi
 
-mkdir -p "$WHEELS" || warn "cannot create wheel cache $WHEELS"
+mkdir -p "$WHEELS" || ci_warn "cannot create wheel cache $WHEELS"
 
 wheel="$(ls -1t "$WHEELS"/llama_cpp_python-*.whl 2>/dev/null | head -n 1)"
 if [ -z "$wheel" ]; then
@@ -35,17 +32,17 @@ if [ -z "$wheel" ]; then
     export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}"
     export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
     "$PYTHON" -m pip wheel --no-deps --wheel-dir "$WHEELS" "llama-cpp-python>=0.3" \
-        || warn "building the llama-cpp-python wheel failed"
+        || ci_warn "building the llama-cpp-python wheel failed"
     wheel="$(ls -1t "$WHEELS"/llama_cpp_python-*.whl 2>/dev/null | head -n 1)"
-    [ -n "$wheel" ] || warn "no llama-cpp-python wheel produced in $WHEELS"
+    [ -n "$wheel" ] || ci_warn "no llama-cpp-python wheel produced in $WHEELS"
 else
     echo ".ci/llama.sh: reusing cached wheel $wheel"
 fi
 
 "$PYTHON" -m pip install "${wheel}[server]" "gguf>=0.10" \
-    || warn "installing $wheel[server] and gguf failed"
+    || ci_warn "installing $wheel[server] and gguf failed"
 
 "$PYTHON" -c "import llama_cpp.server.app, gguf, uvicorn" \
-    || warn "llama-cpp-python[server] or gguf installed but does not import"
+    || ci_warn "llama-cpp-python[server] or gguf installed but does not import"
 echo ".ci/llama.sh: llama-cpp-python[server] and gguf ready"
 exit 0

@@ -14,21 +14,11 @@ if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1;
     exit 0
 fi
 
-warn() {
-    echo "==================================================================" >&2
-    echo "WARNING (.ci/prometheus.sh): $*" >&2
-    echo "The promtool and Prometheus game-day tests will be SKIPPED in this run." >&2
-    echo "==================================================================" >&2
-    exit 0
-}
+CI_SCRIPT=.ci/prometheus.sh
+CI_SKIPS="The promtool and Prometheus game-day tests will be SKIPPED in this run."
+# shellcheck source=.ci/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" || { echo "WARNING ($CI_SCRIPT): .ci/lib.sh missing; $CI_SKIPS" >&2; exit 0; }
 
-SUDO=""
-if [ "$(id -u)" != "0" ]; then
-    command -v sudo >/dev/null 2>&1 || warn "not root and no sudo: cannot apt-get install"
-    SUDO="sudo"
-fi
-command -v apt-get >/dev/null 2>&1 || warn "no apt-get on this machine"
-$SUDO apt-get update -qq || warn "apt-get update failed"
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus \
-    || warn "apt-get install prometheus failed"
+ci_apt_update
+ci_apt_install --no-install-recommends prometheus
 echo ".ci/prometheus.sh: installed $(prometheus --version 2>&1 | head -1)"
