@@ -89,6 +89,7 @@ class _Book:
     formats: dict[tuple, Any] = field(default_factory=dict)
 
     def fmt(self, **props: Any) -> Any:
+        props.setdefault("valign", "top")  # text that wraps and the numbers beside it share a top line
         key = tuple(sorted(props.items()))
         if key not in self.formats:
             self.formats[key] = self.wb.add_format({"font_size": _FONT_PT, **props})
@@ -148,12 +149,14 @@ class _Table:
         """The cell of column ``key`` in ``row`` (default: the row being written)."""
         return xl_rowcol_to_cell(self.row if row is None else row, self.index[key])
 
-    def add(self, values: dict[str, Any], kinds: dict[str, str] | None = None, **extra: Any) -> int:
-        """Write one row; ``kinds`` overrides a column's number format for this row."""
+    def add(self, values: dict[str, Any], kinds: dict[str, str] | None = None, computed: tuple[str, ...] = (),
+            **extra: Any) -> int:
+        """Write one row; ``kinds`` overrides a column's number format, ``computed`` marks cells of a
+        column that is not computed as a whole (a tool's value among live cells)."""
         for key, value in values.items():
             c = self.columns[self.index[key]]
             kind = kinds.get(key, c.kind) if kinds else c.kind
-            _write(self.book, self.ws, self.row, self.index[key], value, kind, c.computed, **extra)
+            _write(self.book, self.ws, self.row, self.index[key], value, kind, c.computed or key in computed, **extra)
         self.row += 1
         return self.row - 1
 
@@ -301,10 +304,7 @@ def _buckets(book: _Book, plan: "Plan", names: dict[str, str]) -> dict[str, dict
                                                                "output_mean": t.ref("output_mean")},
                                        {"arrival_rate": row["lambda"].cached, "output_mean": tr.output_mean}))
         cells[b.name] = {k: f"Buckets!{xl_rowcol_to_cell(t.row, t.index[k], True, True)}" for k in t.index}
-        t.add(row)
-        if derived:
-            for key in ("r_prefill", "r_decode"):
-                _write(book, ws, t.row - 1, t.index[key], row[key], t.columns[t.index[key]].kind, True)
+        t.add(row, computed=("r_prefill", "r_decode") if derived else ())
     t.finish()
     ws.write_string(t.row + 1, 0, "Grey italic cells are computed by lpuplan (method beside them); the others are"
                     " live formulas over the Inputs sheet.", book.fmt(italic=True))
@@ -316,7 +316,7 @@ def _capacity(book: _Book, plan: "Plan", names: dict[str, str], bcells: dict[str
                 " least N meeting every target; N by utilisation = ceil(lambda / (mu x rho_target)) (+ replicas lost"
                 " when degraded).")
     cols = [
-        Col("bucket", "bucket"), Col("state", "state"), Col("N", "N replicas up", "int"),
+        Col("bucket", "bucket"), Col("state", "state"), Col("N", "N replicas up (grey: computed)", "int"),
         Col("binding", "binding constraint", "method"), Col("N_util", "N by utilisation", "int"),
         Col("rho", "rho at N", "ratio"), Col("rho_target", "rho_target", "ratio"),
         Col("p_wait", "P(wait)", "prob", True), Col("wait_mean", "wait mean ms", "ms", True),
@@ -378,7 +378,7 @@ def _capacity(book: _Book, plan: "Plan", names: dict[str, str], bcells: dict[str
                 row["verdict"] = FAIL
             elif b.traffic.arrival_rate > 0:
                 row["verdict"] = FAIL if any(s == b.name and n.endswith(f"({state})") for s, n in failed) else PASS
-            t.add(row)
+            t.add(row, computed=() if degraded else ("N",))  # N: the least-N search (computed)
     last = t.row - 1
     if last >= first:
         bold = book.fmt(bold=True, top=1, num_format=_NUMBER_FORMATS["int"])
@@ -424,7 +424,8 @@ def _admission(book: _Book, plan: "Plan", names: dict[str, str]) -> None:
             else:
                 row.update(c_max=adm.c_max_per_replica, q_rep=adm.queue_cap_per_replica, q_pool=adm.queue_cap,
                            max_lat=adm.max_latency_admitted_s * 1e3, shed=adm.shed_probability,
-                           method=adm.method if not adm.method_note else f"{adm.method}: {adm.method_note}")
+                           method=adm.method_note if adm.method_note.startswith(adm.method) else
+                           f"{adm.method}: {adm.method_note}" if adm.method_note else adm.method)
                 row["verdict"] = Live(*live("within", {"value": t.ref("shed"), "limit": t.ref("target")},
                                             {"value": adm.shed_probability, "limit": plan.targets.shed_target}))
             t.add(row)

@@ -128,6 +128,10 @@ def _table_rows(prefix: str, model: Any, dumped: dict[str, Any]) -> list[InputRo
     sources = dict(dumped.pop("sources", {}) or {})
     measured = getattr(model, "measured", {}) or {}
     set_fields = model.model_fields_set
+    if getattr(model, "step_model", None) is not None or getattr(model, "rates_at_concurrency", None) is not None:
+        # rates that follow from the step model or table at `slots` are not inputs (the Buckets sheet shows them)
+        dumped.pop("r_prefill", None)
+        dumped.pop("r_decode", None)
     leaves: list[tuple[str, Any]] = []
     _flatten("", dumped, leaves)
     rows = []
@@ -151,6 +155,8 @@ def _table_rows(prefix: str, model: Any, dumped: dict[str, Any]) -> list[InputRo
     listed = {path.split(".", 1)[0] for path, _ in leaves}
     for key in sorted(assumed - listed):
         rows.append(InputRow(f"{prefix}.assumed", key, "", "given", "an assumption about a figure not in this table"))
+    for key in sorted(set(sources) - listed):  # the reference of a figure derived here (rates from a table)
+        rows.append(InputRow(f"{prefix}.sources.{key}", sources[key], "", "given", "the reference of a derived figure"))
     return rows
 
 

@@ -45,9 +45,29 @@ def _row_of(path: Path, field: str) -> int:
     return next(r[0].row for r in ws.iter_rows(min_row=3) if r[0].value == field)
 
 
-@pytest.mark.parametrize("example", ["default", "showcase"])
+def _occupancy_text() -> str:
+    """The example with rates by occupancy: a table for p512, a step model for p2048, a histogram of prompts."""
+    text = example_project_text()
+    head, rest = text.split("[[bucket]]", 1)
+    buckets = ("[[bucket]]" + rest).split("\n[[bucket]]")
+    buckets[0] = buckets[0].replace("r_prefill = 40000.0\nr_decode = 280.0\n",
+                                    "rates_at_concurrency = [[1, 40000.0, 280.0], [16, 30000.0, 210.0]]\n")
+    buckets[1] = buckets[1].replace("r_prefill = 35000.0\nr_decode = 280.0\n",
+                                    "step_model = { beta0_us = 3000.0, beta1_us = 20.0, beta2_us = 40.0 }\n")
+    buckets[0] = buckets[0].replace('"r_prefill", ', "")
+    buckets[1] = buckets[1].replace('"r_prefill", ', "").replace(
+        'sources = { r_decode = "console.groq.com/docs/models: Llama 3.3 70B ~280 tok/s per user" }\n', "")
+    head = head.replace('prompt_tokens = { distribution = "lognormal", mean = 1400.0, std = 900.0 }',
+                        "prompt_tokens = { histogram = [[512, 0.3], [2048, 0.5], [4096, 0.15], [8192, 0.05]] }")
+    out = head + "\n[[bucket]]".join(buckets)
+    assert "rates_at_concurrency" in out and "step_model" in out and "histogram" in out
+    return out
+
+
+@pytest.mark.parametrize("example", ["default", "showcase", "occupancy"])
 def test_round_trip_gives_the_same_project_and_the_same_answer(tmp_path, example):
-    original = parse_project(tomllib.loads(example_project_text(example)), Path.cwd())
+    text = _occupancy_text() if example == "occupancy" else example_project_text(example)
+    original = parse_project(tomllib.loads(text), Path.cwd())
     book = tmp_path / "sizing.xlsx"
     book.write_bytes(sizing_workbook(build_plan(original, place=False), "test"))
     result = runner.invoke(app, ["import-worksheet", str(book), "-o", str(tmp_path / "project.toml")])
@@ -207,3 +227,32 @@ def test_not_a_workbook_and_an_existing_output(tmp_path):
     (tmp_path / "other.xlsx").write_bytes(buffer.getvalue())
     result = runner.invoke(app, ["import-worksheet", str(tmp_path / "other.xlsx"), "-o", str(tmp_path / "q.toml")])
     assert result.exit_code == 2 and "Inputs" in result.output
+
+
+def test_measured_figures_stay_with_their_profile(tmp_path):
+    import json
+
+    (tmp_path / "profile.json").write_text(json.dumps({
+        "schema": "lpuplan.profile/1", "artifact": {"id": "a"},
+        "fit": {"r_prefill": [{"bucket": 512, "value": 41000.0, "ci95": [40000.0, 42000.0]}],
+                "r_decode": {"value": 300.0, "ci95": [299.0, 301.0]},
+                "l_fixed_s": {"value": 0.025, "ci95": [0.024, 0.026]}}}))
+    text = example_project_text().replace(
+        "r_prefill = 40000.0\nr_decode = 280.0\nl_fixed_ms = 30.0\n", 'profile = "profile.json"\n', 1)
+    text = text.replace('assumed = ["r_prefill", "l_fixed_ms", "slots", "chips_per_replica"]\n'
+                        'sources = { r_decode = "console.groq.com/docs/models: Llama 3.3 70B ~280 tok/s per user" }',
+                        'assumed = ["slots", "chips_per_replica"]', 1)
+    (tmp_path / "lpuplan.toml").write_text(text)
+    original = load_project(tmp_path / "lpuplan.toml")
+    assert original.buckets[0].measured  # the profile gave the figures
+    book = tmp_path / "sizing.xlsx"
+    book.write_bytes(sizing_workbook(build_plan(original, place=False), "test"))
+    rows = {r.field: r for _cell, r in read_worksheet(book)}
+    assert rows["bucket[0].r_prefill"].source == "measured" and "95% interval" in rows["bucket[0].r_prefill"].note
+    (tmp_path / "back").mkdir()
+    result = runner.invoke(app, ["import-worksheet", str(book), "-o", str(tmp_path / "back" / "project.toml")])
+    assert result.exit_code == 0, result.output
+    back = load_project(tmp_path / "back" / "project.toml")
+    assert "r_prefill =" not in (tmp_path / "back" / "project.toml").read_text().split("[[bucket]]")[1]
+    assert back.buckets[0].measured == original.buckets[0].measured  # measured again, from the same profile
+    assert back.model_dump() == original.model_dump()
