@@ -322,7 +322,8 @@ def _capacity(book: _Book, plan: "Plan", names: dict[str, str], bcells: dict[str
         Col("p_wait", "P(wait)", "prob", True), Col("wait_mean", "wait mean ms", "ms", True),
         Col("p50", "e2el p50 ms", "ms", True), Col("p95", "e2el p95 ms", "ms", True),
         Col("p99", "e2el p99 ms", "ms", True), Col("p99_9", "e2el p99_9 ms", "ms", True),
-        Col("slo", "SLO e2el p99 ms", "ms", True), Col("method", "method", "method"),
+        Col("slo", "SLO e2el p99 ms", "ms", True), Col("ttft", "ttft p99 ms", "ms", True),
+        Col("ttft_slo", "SLO ttft p99 ms", "ms", True), Col("method", "method", "method"),
         Col("chips", "chips", "int"), Col("verdict", "verdict", "verdict"),
     ]
     t = _Table(book, ws, 1, cols)
@@ -369,7 +370,11 @@ def _capacity(book: _Book, plan: "Plan", names: dict[str, str], bcells: dict[str
                 scale = 1.0 if key == "p_wait" else 1e3
                 row[key] = math.nan if figure is None else figure * scale
             row["slo"] = slo * 1e3
-            row["method"] = pool.method
+            verdict = b.verdict_degraded if degraded else b.verdict_normal
+            ttft = verdict.check("ttft_p99") if verdict is not None else None
+            if ttft is not None:  # only where a TTFT objective is given
+                row["ttft"], row["ttft_slo"] = ttft.value * 1e3, ttft.limit * 1e3
+            row["method"] = pool.method if ttft is None or ttft.kind == pool.method else f"{pool.method}; ttft {ttft.kind}"
             if not degraded and b.chips_per_replica is not None:
                 chips = _bucket_names(names, i, "chips_per_replica")
                 row["chips"] = Live(*live("product", {"a": t.ref("N"), "b": chips or str(b.chips_per_replica)},
