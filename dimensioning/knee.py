@@ -73,9 +73,12 @@ class PoolSweep:
     max_rate_certified: str  # how the max sustainable rate's pass is certified (CERTIFIED)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, latencies in ms under :mod:`dimensioning.keys` names (``e2el_p99_ms``, ``service_ms``)."""
         from dataclasses import asdict
 
-        return asdict(self)
+        from dimensioning.keys import to_output
+
+        return to_output(asdict(self))
 
 
 def bisect_rate(ok: Callable[[float], bool], hi: float, rel_tol: float = _REL_TOL) -> float:

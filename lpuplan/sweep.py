@@ -43,7 +43,7 @@ class FleetSweep:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema": "lpuplan.sweep/1",
+            "schema": "lpuplan.sweep/2",  # /2: latencies in ms (docs/plan-schema.md)
             "passed": self.passed,
             "lambda_peak": self.lambda_peak,
             "max_sustainable_lambda_peak": self.max_sustainable_lambda_peak,

@@ -28,6 +28,13 @@ def test_sweep_writes_the_knee(tmp_path):
     assert rows[0].startswith("pool,state,offered_rps")
     data = json.loads((tmp_path / "sweep.json").read_text())
     assert data["max_sustainable_lambda_peak"] > data["lambda_peak"]
+    # lpuplan.sweep/2: the JSON and the CSV give the same point in the same unit (ms, dimensioning.keys names)
+    assert data["schema"] == "lpuplan.sweep/2"
+    point = data["normal"][0]["points"][0]
+    header = rows[0].split(",")
+    cells = dict(zip(header, rows[1].split(",")))
+    assert float(cells["e2el_p99_ms"]) == pytest.approx(point["e2el_p99_ms"], rel=1e-8)
+    assert point["e2el_p99_ms"] >= data["normal"][0]["service_ms"] > 100  # ms, not s
     first = runner.invoke(app, ["sweep", str(PROJECT), "--out", str(tmp_path / "again"), "--points", "9"])
     assert first.exit_code == 0
     assert (tmp_path / "again" / "knee.png").read_bytes() == (tmp_path / "knee.png").read_bytes()
