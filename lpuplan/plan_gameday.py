@@ -192,7 +192,7 @@ def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None, *, se
 def _margin(x: float) -> str:
     if math.isinf(x):
         return "none (overloaded)" if x < 0 else "unbounded"
-    return f"{x:.3g} s"
+    return f"{x * 1e3:,.0f} ms"  # latencies in ms, as every table shows them
 
 
 def summary_lines(summary: GameDaySummary | None) -> list[str]:
@@ -202,7 +202,7 @@ def summary_lines(summary: GameDaySummary | None) -> list[str]:
     s = summary.settings
     out = [f"Game days (simulated, {s.seeds} seeds; failover {s.failover_time_s:g} s; `lpuplan gameday` for one domain):"]
     for lv in summary.levels:
-        worst = "-" if lv.worst_domain is None else f"{lv.worst_domain} p99 {lv.worst_p99_s:.3g} s"
+        worst = "-" if lv.worst_domain is None else f"{lv.worst_domain} p99 {lv.worst_p99_s * 1e3:,.0f} ms"
         out.append(f"  {lv.level:<8} {lv.domains} domain(s): SLO {'holds' if lv.slo_holds else 'FAILS'} through"
                    f" {'every one' if lv.slo_holds else ', '.join(lv.failing[:3]) + (' ...' if len(lv.failing) > 3 else '')};"
                    f" margin {_margin(lv.min_margin_s)}; worst transient {worst}")

@@ -57,6 +57,7 @@ from benchmarks.validate.measured import (
 )
 from benchmarks.validate.predict import QUANTILES, Prediction, predict_pool
 from dimensioning.errors import InvalidInput
+from dimensioning.keys import quantile_key
 
 __all__ = ["PoolDesign", "Comparison", "PoolResult", "RhoResult", "FidelityReport", "run_fidelity", "verdict"]
 
@@ -132,7 +133,8 @@ class FidelityReport:
         for r_obj, r in zip(self.results, out["results"]):
             for p_obj, p in zip(r_obj.pools, r["pools"]):
                 for key in ("point_s", "run_range_s"):
-                    p["prediction"][key] = {f"p{round(q * 100):g}": v for q, v in getattr(p_obj.prediction, key).items()}
+                    # percentile keys as every lpuplan output names them (dimensioning.keys): p50, p99, p99_9
+                    p["prediction"][key] = {quantile_key(q): v for q, v in getattr(p_obj.prediction, key).items()}
                 for c_obj, c in zip(p_obj.comparisons, p["comparisons"]):
                     c["measured"]["run_spread_s"] = c_obj.measured.run_spread_s
         return out
