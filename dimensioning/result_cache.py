@@ -44,7 +44,7 @@ from pathlib import Path, PurePath
 from typing import Any, Callable, TypeVar
 
 __all__ = ["ENV_DIR", "ENV_DISABLE", "MAX_BYTES", "NotCanonical", "cache_dir", "cached", "canonical",
-           "code_fingerprint", "entry_key"]
+           "code_fingerprint", "entry_key", "lookup", "store"]
 
 ENV_DIR = "LPUPLAN_CACHE_DIR"
 ENV_DISABLE = "LPUPLAN_NO_CACHE"
@@ -157,24 +157,48 @@ def cached(namespace: str, arguments: Any, compute: Callable[[], T], *,
     ``arguments`` must hold everything ``compute`` depends on besides the
     code of ``packages`` (seed included). ``compute`` must be deterministic.
     """
+    hit, value = lookup(namespace, arguments, packages=packages)
+    if hit:
+        return value  # type: ignore[no-any-return]
+    value = compute()
+    store(namespace, arguments, value, packages=packages)
+    return value
+
+
+def _entry(namespace: str, arguments: Any, packages: tuple[str, ...]) -> tuple[Path, Path, str] | None:
+    """(results folder, entry path, key), or None when off or not cacheable."""
     folder = cache_dir()
     if folder is None:
-        return compute()
+        return None
     try:
         key = entry_key(namespace, arguments, packages)
     except NotCanonical:
-        return compute()
-    path = folder / key[:2] / f"{key}.pickle"
+        return None
+    return folder, folder / key[:2] / f"{key}.pickle", key
+
+
+def lookup(namespace: str, arguments: Any, *, packages: tuple[str, ...] = ("dimensioning",)) -> tuple[bool, Any]:
+    """(True, the stored result) or (False, None) for a miss (see :func:`cached`)."""
+    entry = _entry(namespace, arguments, packages)
+    if entry is None:
+        return False, None
+    _, path, key = entry
     try:
         with open(path, "rb") as handle:
             stored_key, value = pickle.load(handle)
         if stored_key == key:
-            return value  # type: ignore[no-any-return]
+            return True, value
     except Exception:  # noqa: BLE001 - absent, half-written by a crashed writer, or from another format: a miss
         pass
-    value = compute()
-    _store(folder, path, key, value)
-    return value
+    return False, None
+
+
+def store(namespace: str, arguments: Any, value: Any, *, packages: tuple[str, ...] = ("dimensioning",)) -> None:
+    """Keep ``value`` as the result of the call (see :func:`cached`); a no-op when off or not cacheable."""
+    entry = _entry(namespace, arguments, packages)
+    if entry is not None:
+        folder, path, key = entry
+        _store(folder, path, key, value)
 
 
 def _store(folder: Path, path: Path, key: str, value: Any) -> None:

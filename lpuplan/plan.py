@@ -337,6 +337,48 @@ def _simulated_checks(simulated: SimulatedFigures) -> list[Check]:
     return checks
 
 
+_GAMEDAY_CODE = ("dimensioning", "facility", "lpuplan")
+
+
+def _start_gameday_summary(plan: Plan, seed: int | None) -> Any:
+    """The plan's game-day summary (every domain of two levels, simulated), started beside the plan's simulations.
+
+    It reads only the project, the sizing and the facility of ``plan`` (not
+    its simulated figures or checks), so it runs in a forked child
+    (:mod:`dimensioning.forked`) while this process runs ``simulate_plan``.
+    The plan is a function of the project and the seed (and the code): a
+    rerun of the same project reads the summary from the on-disk result cache
+    and forks nothing. Returns an object whose ``result()`` is the summary.
+    """
+    from dimensioning.forked import ForkedCall
+    from dimensioning.result_cache import lookup, store
+
+    arguments = (plan.project, seed)
+    hit, summary = lookup("plan.gameday_summary", arguments, packages=_GAMEDAY_CODE)
+    if hit:
+        return _Ready(summary)
+
+    def compute() -> Any:
+        from lpuplan.plan_gameday import gameday_summary  # the simulator (numba) loads only on a miss
+
+        value = gameday_summary(plan, seed=seed)
+        store("plan.gameday_summary", arguments, value, packages=_GAMEDAY_CODE)
+        return value
+
+    return ForkedCall(compute)
+
+
+@dataclass(frozen=True)
+class _Ready:
+    value: Any
+
+    def result(self) -> Any:
+        return self.value
+
+    def close(self) -> None:
+        pass
+
+
 def build_plan(project: Project, *, simulate: bool = False, place: bool = True, seed: int | None = None,
                progress: Callable[[str], None] | None = None,
                on_facility: Callable[[FacilityResult], None] | None = None, shared_pool: bool = True) -> Plan:
@@ -378,25 +420,21 @@ def build_plan(project: Project, *, simulate: bool = False, place: bool = True, 
             checks += _facility_checks(facility)
             if on_facility is not None:
                 on_facility(facility)
-    simulated = None
-    if simulate:
-        from lpuplan.plan_simulated import simulate_plan  # numba compiles on first use: only when asked
+    gameday = None
+    if simulate and facility is not None:
+        gameday = _start_gameday_summary(Plan(project, targets, split, dedicated, shared, {}, (), None, facility), seed)
+    try:
+        simulated = None
+        if simulate:
+            from lpuplan.plan_simulated import simulate_plan  # numba compiles on first use: only when asked
 
-        kwargs = {} if seed is None else {"seed": seed}
-        simulated = simulate_plan(project, dedicated, shared, progress=progress, **kwargs)
-        checks += _simulated_checks(simulated)
-    plan = Plan(project, targets, split, dedicated, shared, _input_figures(project), tuple(checks), simulated, facility)
-    if simulate and facility is not None:  # the game-day summary simulates every domain of two levels
-        from dimensioning.result_cache import cached
-
-        def summary() -> Any:
-            from lpuplan.plan_gameday import gameday_summary  # the simulator (numba) loads only on a miss
-
-            return gameday_summary(plan, seed=seed)
-
-        # the plan is a function of the project and the seed (and the code): a rerun of the same project reads
-        # the summary from the on-disk result cache
-        plan = dataclasses.replace(plan, gameday=cached("plan.gameday_summary", (project, seed), summary,
-                                                         packages=("dimensioning", "facility", "lpuplan")))
+            kwargs = {} if seed is None else {"seed": seed}
+            simulated = simulate_plan(project, dedicated, shared, progress=progress, **kwargs)
+            checks += _simulated_checks(simulated)
+        plan = Plan(project, targets, split, dedicated, shared, _input_figures(project), tuple(checks), simulated,
+                    facility, gameday.result() if gameday is not None else None)
+    finally:
+        if gameday is not None:
+            gameday.close()
     return plan
 

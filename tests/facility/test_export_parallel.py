@@ -7,15 +7,16 @@ import os
 import pytest
 
 from dimensioning.inputs import Redundancy
-from facility import export_parallel
+from dimensioning import forked
+from dimensioning.forked import can_fork
 from facility.demand import PoolDemand
-from facility.export_parallel import ForkedRender, can_fork
+from facility.export_parallel import ForkedRender
 from facility.exports import output_renderers, render_facility_outputs
 from facility.plan import plan_facility
 
 from .conftest import make_facility
 
-needs_fork = pytest.mark.skipif(not can_fork(), reason="no fork here (not Linux, one core, or LPUPLAN_SERIAL_EXPORTS)")
+needs_fork = pytest.mark.skipif(not can_fork(), reason="no fork here (not Linux, one core, or LPUPLAN_NO_FORK)")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def result():
 def test_a_child_renders_the_same_bytes(result):
     labels = ["rack plan xlsx", "rack plan PNG"]
     job = ForkedRender(result, labels)
-    assert job._pid is not None  # it did fork
+    assert job.forked
     got = job.collect()
     assert sorted(got) == sorted(labels)
     here = render_facility_outputs(result)
@@ -37,9 +38,9 @@ def test_a_child_renders_the_same_bytes(result):
 
 
 def test_serial_where_forking_is_switched_off(result, monkeypatch):
-    monkeypatch.setenv(export_parallel.ENV_SERIAL, "1")
+    monkeypatch.setenv(forked.ENV_NO_FORK, "1")
     job = ForkedRender(result, ["rack plan CSV"])
-    assert job._pid is None
+    assert not job.forked
     assert job.collect() == {"rack plan CSV": dict(output_renderers())["rack plan CSV"](result)}
 
 
@@ -59,7 +60,7 @@ def test_a_failing_child_is_rendered_here_and_raises_the_real_error(result, monk
 @needs_fork
 def test_an_abandoned_child_is_reaped(result):
     job = ForkedRender(result, ["rack plan xlsx"])
-    pid = job._pid
+    pid = job._call._pid
     job.close()
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # already waited for: no zombie left

@@ -53,3 +53,18 @@ def test_another_seed_is_another_entry(tmp_path: Path, monkeypatch: pytest.Monke
     for seed in (1, 2, 1):
         plan_simulated._latency_figures(buckets, 2.0, 2, {}, shares=[1.0], seed=seed, requests=20_000)
     assert len(calls) == 2
+
+
+def test_the_game_day_summary_computed_beside_the_simulations_is_the_serial_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """build_plan runs the summary in a forked child from a partial plan; the same summary as from the whole plan."""
+    from dimensioning import forked
+    from lpuplan.plan_gameday import gameday_summary
+
+    project = parse_project(tomllib.loads(example_project_text()), tmp_path)
+    beside = build_plan(project, simulate=True)
+    monkeypatch.setenv(forked.ENV_NO_FORK, "1")
+    serial = build_plan(project, simulate=True)
+    assert dumps_json(beside.to_dict()) == dumps_json(serial.to_dict())
+    assert beside.gameday is not None
+    assert dumps_json(beside.gameday.to_dict()) == dumps_json(gameday_summary(serial, seed=None).to_dict())

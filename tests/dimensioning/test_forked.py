@@ -1,0 +1,62 @@
+"""A computation in a forked child returns what it returns here; a failing child changes nothing."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from dimensioning import forked
+from dimensioning.forked import ForkedCall, can_fork
+
+needs_fork = pytest.mark.skipif(not can_fork(), reason="no fork here (not Linux, one core, or LPUPLAN_NO_FORK)")
+
+
+def _seeded() -> dict:
+    rng = np.random.default_rng(7)
+    return {"pid": os.getpid(), "draws": rng.standard_exponential(100_000), "label": ("a", 1.5)}
+
+
+@needs_fork
+def test_the_child_computes_the_same_result():
+    call = ForkedCall(_seeded)
+    assert call.forked
+    got = call.result()
+    assert got["pid"] != os.getpid()  # computed in the child
+    here = _seeded()
+    np.testing.assert_array_equal(got["draws"], here["draws"])
+    assert got["label"] == here["label"]
+
+
+def test_without_fork_it_computes_here(monkeypatch):
+    monkeypatch.setenv(forked.ENV_NO_FORK, "1")
+    call = ForkedCall(_seeded)
+    assert not call.forked
+    assert call.result()["pid"] == os.getpid()
+
+
+@needs_fork
+def test_a_failing_child_is_computed_here_and_raises_the_real_error():
+    parent = os.getpid()
+
+    def broken():
+        raise ValueError("here" if os.getpid() == parent else "in the child")
+
+    with pytest.raises(ValueError, match="here"):
+        ForkedCall(broken).result()
+
+
+@needs_fork
+def test_a_child_that_dies_is_computed_here():
+    parent = os.getpid()
+    assert ForkedCall(lambda: os._exit(3) if os.getpid() != parent else "here").result() == "here"
+
+
+@needs_fork
+def test_an_abandoned_child_is_reaped():
+    call = ForkedCall(lambda: b"x" * 10_000_000)  # more than a pipe holds: the child blocks writing
+    pid = call._pid
+    call.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
