@@ -26,7 +26,8 @@ platformdirs), subfolder ``results``. Opt out with ``LPUPLAN_NO_CACHE=1``
 Concurrent runs are safe: each entry is written to a temporary file in the
 same folder and renamed into place (atomic on POSIX and Windows), so a
 reader sees a whole entry or none; an unreadable entry counts as a miss.
-The folder is pruned to :data:`MAX_BYTES`, oldest entries first.
+The folder is pruned to :data:`MAX_BYTES`, oldest entries first (checked
+on one write in :data:`PRUNE_ONE_IN`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ __all__ = ["ENV_DIR", "ENV_DISABLE", "MAX_BYTES", "NotCanonical", "cache_dir", "
 ENV_DIR = "LPUPLAN_CACHE_DIR"
 ENV_DISABLE = "LPUPLAN_NO_CACHE"
 MAX_BYTES = 512 * 2**20
-"""Size the results folder is pruned to after a write (bytes)."""
+"""Size the results folder is pruned to (bytes)."""
+PRUNE_ONE_IN = 16
+"""One write in this many (chosen by its key: no state) lists the folder and prunes it, so a search
+writing thousands of entries does not list the folder thousands of times; the folder can exceed
+:data:`MAX_BYTES` by about this many entries in between."""
 
 _NOT_CODE = {".pyc", ".nbi", ".nbc"}  # compiled caches (numba's live beside the sources)
 _FORMAT = 1  # bump when the key or entry layout changes
@@ -213,7 +218,8 @@ def _store(folder: Path, path: Path, key: str, value: Any) -> None:
         except BaseException:
             os.unlink(temporary)
             raise
-        _prune(folder)
+        if int(key[:8], 16) % PRUNE_ONE_IN == 0:
+            _prune(folder)
     except OSError:
         pass
 

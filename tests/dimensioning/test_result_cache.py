@@ -138,6 +138,7 @@ def test_an_entry_under_another_key_is_not_returned(cache: Path) -> None:
 
 def test_the_folder_is_pruned_oldest_first(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(result_cache, "MAX_BYTES", 3 * 1200)
+    monkeypatch.setattr(result_cache, "PRUNE_ONE_IN", 1)  # every write checks the folder
     for i in range(6):
         cached("test.prune", (i,), lambda: b"x" * 1000)
         (path,) = [p for p in _entries(cache) if p.stem == entry_key("test.prune", (i,), ("dimensioning",))]
@@ -146,6 +147,15 @@ def test_the_folder_is_pruned_oldest_first(cache: Path, monkeypatch: pytest.Monk
     assert len(kept) <= 3
     assert entry_key("test.prune", (5,), ("dimensioning",)) in kept
     assert entry_key("test.prune", (0,), ("dimensioning",)) not in kept
+
+
+def test_most_writes_do_not_list_the_folder(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    listed = []
+    monkeypatch.setattr(result_cache, "_prune", lambda folder: listed.append(folder))
+    for i in range(64):
+        cached("test.seldom", (i,), lambda: i)
+    expected = sum(int(entry_key("test.seldom", (i,), ("dimensioning",))[:8], 16) % 16 == 0 for i in range(64))
+    assert len(listed) == expected < 64
 
 
 def _race(folder: str) -> bytes:
