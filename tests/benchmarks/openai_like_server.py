@@ -71,7 +71,17 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
+        self._leave()
         self.wfile.write(data)
+
+    def _leave(self) -> None:
+        # Leave the in-flight count BEFORE the bytes that end the answer: once the client has them it may send
+        # its next request, which another handler thread could count while this one still stood at N.
+        if not self.counted:
+            return
+        self.counted = False
+        with self.server.lock:
+            self.server.in_flight -= 1
 
     def _event(self, payload: str) -> None:
         data = f"data: {payload}\n\n".encode()
@@ -83,11 +93,11 @@ class _Handler(BaseHTTPRequestHandler):
         with server.lock:
             server.in_flight += 1
             server.max_in_flight = max(server.max_in_flight, server.in_flight)
+        self.counted = True
         try:
             self._answer()
         finally:
-            with server.lock:
-                server.in_flight -= 1
+            self._leave()
 
     def _answer(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
@@ -138,6 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._event(json.dumps({"object": "text_completion", "choices": [choice("".join(pieces), None)]}))
             if action == "malformed" and sent >= n_out // 2 and sent - k < n_out // 2:
                 self._event('{"choices": [{"text": "broken"')
+        self._leave()
         self._event(json.dumps({"object": "text_completion", "choices": [choice("", "length")]}))
         if action == "cut_before_usage":
             self.wfile.write(b"0\r\n\r\n")  # a clean end of the body, but the usage chunk never came
