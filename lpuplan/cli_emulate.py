@@ -54,7 +54,7 @@ def emulator_config(project: Project, *, replicas: dict[str, int] | None = None,
     from benchmarks.emulator.from_sizing import pools_from_sizing
     from lpuplan.plan import size_project
 
-    _, _, dedicated, _ = size_project(project)
+    _, _, dedicated, _ = size_project(project, shared_pool=False)  # the emulator serves the dedicated pools only
     pools = pools_from_sizing(project.buckets, dedicated, replicas, slots, queue_caps,
                               per_replica_queue=routing != "central")
     return EmulatorConfig(pools=pools, routing=routing, time_scale=time_scale,  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ def project_pools(path: Path, servers: dict[str, int]) -> list[Any]:
     from lpuplan.project import load_project
 
     project = load_project(path)
-    _, split, dedicated, _ = size_project(project)
+    _, split, dedicated, _ = size_project(project, shared_pool=False)  # fidelity predicts the dedicated pools only
     names = [b.label for b in project.buckets]
     unknown = sorted(set(servers) - set(names))
     if unknown:
