@@ -64,11 +64,12 @@ def write_artifacts(predictions: Sequence["DomainPrediction"], document: dict[st
                     metrics: "MetricMap", *, project: str, limit: int = ARTIFACT_LIMIT) -> list[Path]:
     """``prediction.json`` and, for up to ``limit`` domains (worst margin first), the per-domain artifacts."""
     from facility.gameday.chaos import chaos_json
+    from facility.gameday.document import published
     from facility.gameday.plots import bands_png
     from facility.gameday.rules import rules_yaml
     from facility.gameday.runbook import runbook_markdown
 
-    files = [write_json(out / "prediction.json", document)]
+    files = [write_json(out / "prediction.json", published(document))]
     chosen = sorted(predictions, key=lambda d: (d.go, d.margin_s))[:limit]
     for d in sorted(chosen, key=lambda d: predictions.index(d)):
         folder = out / _safe_name(d.domain) if len(predictions) > 1 else out
@@ -183,7 +184,7 @@ def register(app: typer.Typer) -> None:
 
         Example: lpuplan gameday predict lpuplan.toml --domain rack:row01-pod02-rack05 --out gameday
         """
-        from facility.gameday.document import prediction_document
+        from facility.gameday.document import prediction_document, published
         from facility.gameday.metrics import load_metric_map
         from facility.gameday.model import GameDaySettings
         from lpuplan.plan import build_plan
@@ -229,7 +230,7 @@ def register(app: typer.Typer) -> None:
                                          limit=artifacts)
             files = [out / path.relative_to(staging) for path in staged]
         if json_out:
-            payload = dict(document)
+            payload = published(document)
             payload["files"] = [str(f) for f in files]
             sys.stdout.write(dumps_json(payload))
             sys.stdout.flush()
@@ -264,7 +265,8 @@ def register(app: typer.Typer) -> None:
         Example: lpuplan gameday verify gameday/prediction.json --observed requests.csv --t0 1764633600
         """
         from dimensioning.errors import InvalidInput
-        from facility.gameday.document import SCHEMA
+        from facility.gameday.document import read_published
+        from facility.gameday.units import to_output
         from facility.gameday.metrics import MetricMap, load_metric_map
         from facility.gameday.observe import load_observations, observed_from_prometheus
         from facility.gameday.plots import comparison_png
@@ -278,8 +280,7 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput("PREDICTION", str(prediction), "no such file: write one with `lpuplan gameday FILE --out DIR`") from None
         except (OSError, ValueError) as exc:
             raise InvalidInput("PREDICTION", str(prediction), f"not a readable JSON prediction ({exc})") from None
-        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
-            raise InvalidInput("PREDICTION", str(prediction), f"not a game-day prediction (schema {SCHEMA})")
+        document = read_published(document, source=f"PREDICTION ({prediction})")
         if out is not None:
             check_output_set("--out", out)
         if (observed is None) == (prometheus is None):
@@ -299,7 +300,7 @@ def register(app: typer.Typer) -> None:
         result = verify_domain(document, obs, domain=entry["domain"])
         verdict = "VERIFIED" if result.passed else "FAILED"
         files: list[Path] = []
-        payload = result.to_dict()
+        payload = to_output(result.to_dict())
         if out is not None:
             with output_set(out, option="--out") as staging:
                 write_json(staging / "verify.json", payload)
@@ -355,8 +356,10 @@ def register(app: typer.Typer) -> None:
 
         Example: lpuplan gameday rehearse lpuplan.toml --domain rack:row01-pod02-rack05 --time-scale 10
         """
+        from facility.gameday.document import published
         from facility.gameday.model import GameDaySettings
         from facility.gameday.plots import comparison_png
+        from facility.gameday.units import to_output
         from lpuplan.gameday_rehearse import find_prometheus, rehearse
         from lpuplan.plan import build_plan
         from lpuplan.project import load_project
@@ -372,12 +375,12 @@ def register(app: typer.Typer) -> None:
         show = not json_out and sys.stderr.isatty()
         result = rehearse(plan, file, domain, settings, time_scale=time_scale, prometheus_binary=binary, seed=seed,
                           progress=(lambda m: stderr.print(f"[dim]{m}...[/]", markup=True)) if show else None)
-        payload = result.to_dict()
+        payload = to_output(result.to_dict())
         files: list[Path] = []
         if out is not None:
             entry = result.document["domains"][0]
             with output_set(out, option="--out") as staging:
-                write_json(staging / "prediction.json", result.document)
+                write_json(staging / "prediction.json", published(result.document))
                 write_json(staging / "rehearsal.json", payload)
                 write_atomic(staging / "comparison.png", comparison_png(result.document, entry,
                              result.prometheus or result.client, "VERIFIED" if result.passed else "FAILED"))

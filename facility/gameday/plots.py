@@ -17,14 +17,17 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from dimensioning.keys import MS_PER_S
+from facility.gameday.units import latency_name
+
 if TYPE_CHECKING:
     from facility.gameday.predict import DomainPrediction
 
 __all__ = ["bands_png", "comparison_png", "PLOTTED"]
 
 PLOTTED: tuple[tuple[str, str], ...] = (
-    ("e2el_p99_s", "p99 e2el (s)"),
-    ("ttft_p99_s", "p99 TTFT (s)"),
+    ("e2el_p99_s", "p99 e2el (ms)"),
+    ("ttft_p99_s", "p99 TTFT (ms)"),
     ("queue_depth", "queue depth"),
     ("shed_rate", "shed share"),
     ("error_rate", "error share"),
@@ -52,13 +55,14 @@ def _draw(panels: Sequence[Mapping[str, Any]], bounds: Mapping[str, Sequence[flo
             ax.axvspan(*bounds["failover"], color="tab:red", alpha=0.12, lw=0)
             ax.axvspan(*bounds["degraded"], color="0.5", alpha=0.10, lw=0)
             band = p["series"][signal]
-            lo, hi, med = _values(band["lo"]), _values(band["hi"]), _values(band["median"])
+            k = MS_PER_S if latency_name(signal) else 1.0  # latencies drawn in ms, like the JSON
+            lo, hi, med = k * _values(band["lo"]), k * _values(band["hi"]), k * _values(band["median"])
             ax.fill_between(t, lo, hi, color="tab:blue", alpha=0.25, lw=0, label="predicted band")
             ax.plot(t, med, color="tab:blue", lw=1.0, label="median of seeds")
             if signal == "e2el_p99_s":
-                ax.axhline(pool["degraded_slo_s"], color="tab:red", ls="--", lw=0.8, label="degraded SLO")
+                ax.axhline(k * pool["degraded_slo_s"], color="tab:red", ls="--", lw=0.8, label="degraded SLO")
             if obs is not None and signal in obs.series:
-                ax.plot(np.asarray(obs.t_start_s, float) + obs.interval_s / 2, np.asarray(obs.series[signal], float),
+                ax.plot(np.asarray(obs.t_start_s, float) + obs.interval_s / 2, k * np.asarray(obs.series[signal], float),
                         color="black", lw=0.9, marker=".", ms=2, label="observed")
             if r == 0:
                 ax.set_title(f"{pool['name']}: {pool['replicas']} -> {pool['replicas'] - p['lost']} replicas", fontsize=9)

@@ -11,8 +11,10 @@ from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING
 
+from dimensioning.keys import MS_PER_S
 from facility.gameday.metrics import MetricMap
 from facility.gameday.model import PHASES
+from facility.gameday.units import latency_name
 
 if TYPE_CHECKING:
     from facility.gameday.bands import Band
@@ -22,7 +24,7 @@ __all__ = ["runbook_markdown", "TEMPLATE"]
 
 TEMPLATE = "gameday_runbook.md"
 
-_ROWS = (("e2el_p99_s", "p99 e2el (s)"), ("ttft_p99_s", "p99 TTFT (s)"), ("queue_depth_mean", "queue depth (mean)"),
+_ROWS = (("e2el_p99_s", "p99 e2el (ms)"), ("ttft_p99_s", "p99 TTFT (ms)"), ("queue_depth_mean", "queue depth (mean)"),
          ("shed_rate", "shed share"), ("error_rate", "error share"), ("goodput_rps", "goodput (req/s)"))
 
 
@@ -34,10 +36,19 @@ def _n(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def _band(b: "Band") -> str:
+def _ms(x: float) -> float:
+    return x * MS_PER_S
+
+
+def _band(b: "Band", k: float = 1.0) -> str:
+    """``mean [lo, hi]``, times ``k`` (1e3: a latency in ms)."""
     if math.isnan(b.mean):
         return "no observation"
-    return f"{_n(b.mean)} [{_n(b.lo)}, {_n(b.hi)}]"
+    return f"{_n(k * b.mean)} [{_n(k * b.lo)}, {_n(k * b.hi)}]"
+
+
+def _k(key: str) -> float:
+    return MS_PER_S if latency_name(key) else 1.0
 
 
 def runbook_markdown(prediction: "DomainPrediction", metrics: MetricMap, *, project: str = "the project") -> str:
@@ -59,8 +70,8 @@ def runbook_markdown(prediction: "DomainPrediction", metrics: MetricMap, *, proj
     for p in prediction.pools:
         g = p.pool
         hyp.append(f"- {g.name}: with {g.replicas - p.lost} of {g.replicas} replicas the p99 end-to-end latency stays"
-                   f" at or below {_n(p.worst_p99_s if math.isfinite(p.worst_p99_s) else p.degraded.latency_p99_s)} s"
-                   f" (degraded SLO {_n(g.degraded_slo_s)} s; exact steady state {_n(p.degraded.latency_p99_s)} s,"
+                   f" at or below {_n(_ms(p.worst_p99_s if math.isfinite(p.worst_p99_s) else p.degraded.latency_p99_s))} ms"
+                   f" (degraded SLO {_n(_ms(g.degraded_slo_s))} ms; exact steady state {_n(_ms(p.degraded.latency_p99_s))} ms,"
                    f" {p.degraded.method}); utilisation {_n(p.normal.utilization)} -> {_n(p.degraded.utilization)}.")
     if not hyp:
         hyp.append("- no replica is lost: every signal stays in its normal band.")
@@ -74,7 +85,7 @@ def runbook_markdown(prediction: "DomainPrediction", metrics: MetricMap, *, proj
         sig.append("| signal | " + " | ".join(PHASES) + " |")
         sig.append("| --- |" + " --- |" * len(PHASES))
         for key, label in _ROWS:
-            sig.append(f"| {label} | " + " | ".join(_band(p.phases[ph][key]) for ph in PHASES) + " |")
+            sig.append(f"| {label} | " + " | ".join(_band(p.phases[ph][key], _k(key)) for ph in PHASES) + " |")
         rec = p.recovered_after_s
         sig.append(f"\nTime from t0 until the interval p99 is back under the degraded SLO for good: {_band(rec)} s.\n")
     lost = []
@@ -88,8 +99,9 @@ def runbook_markdown(prediction: "DomainPrediction", metrics: MetricMap, *, proj
     aborts = ["| condition | pool | threshold | for | predicted | margin | fires as predicted? |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for a in prediction.aborts:
-        aborts.append(f"| {a.name} | {a.pool or 'site'} | {a.direction} {_n(a.threshold)} {a.unit} | {_n(a.for_s)} s |"
-                      f" {_n(a.predicted)} {a.unit} | {_n(a.margin)} | {'**YES: do not start**' if a.predicted_to_fire else 'no'} |")
+        k, unit = (MS_PER_S, "ms") if a.unit == "s" else (1.0, a.unit)  # latencies in ms, like the JSON
+        aborts.append(f"| {a.name} | {a.pool or 'site'} | {a.direction} {_n(k * a.threshold)} {unit} | {_n(a.for_s)} s |"
+                      f" {_n(k * a.predicted)} {unit} | {_n(k * a.margin)} | {'**YES: do not start**' if a.predicted_to_fire else 'no'} |")
     rollback = (f"Restore {prediction.domain} (power, cordon or link back up). Confirm every pool's replicas_up is back"
                 f" to its full count and the before-phase bands hold again within {_n(s.recovery_s)} s;"
                 " if a replica does not come back, treat it as a new failure and re-plan.")
@@ -102,9 +114,9 @@ def runbook_markdown(prediction: "DomainPrediction", metrics: MetricMap, *, proj
     for ph in PHASES:
         for p in prediction.pools:
             for key, label in _ROWS[:4]:
-                results.append(f"| {ph} | {p.pool.name} {label} | {_band(p.phases[ph][key])} |  |  |")
+                results.append(f"| {ph} | {p.pool.name} {label} | {_band(p.phases[ph][key], _k(key))} |  |  |")
     verdict_detail = (f"SLO {'holds' if prediction.slo_holds else 'does NOT hold'} through the failure; margin"
-                      f" {_n(prediction.margin_s)} s; worst interval p99 {_n(prediction.worst_p99_s)} s.")
+                      f" {_n(_ms(prediction.margin_s))} ms; worst interval p99 {_n(_ms(prediction.worst_p99_s))} ms.")
     phases = "; ".join(f"{ph} [{_n(a)}, {_n(b)}) s" for ph, (a, b) in bounds.items())
     text = resources.files("templates").joinpath(TEMPLATE).read_text(encoding="utf-8")
     return Template(text).substitute(

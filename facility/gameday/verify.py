@@ -85,10 +85,11 @@ class AbortCrossing:
     worst: float
     from_s: float
     to_s: float
+    unit: str = ""  # of threshold and worst (the abort condition's)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "pool": self.pool, "threshold": self.threshold, "worst": self.worst,
-                "from_s": self.from_s, "to_s": self.to_s}
+                "unit": self.unit, "from_s": self.from_s, "to_s": self.to_s}
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def _crossings(condition: Mapping[str, Any], obs: Observed, restore_after_s: flo
             seg = slice(i - run + 1, i + 1)
             worst = float(np.max(values[seg]) if above else np.min(values[seg]))
             return AbortCrossing(condition["name"], condition.get("pool"), float(condition["threshold"]), worst,
-                                 float(t[i - run + 1]), float(t[i] + obs.interval_s))
+                                 float(t[i - run + 1]), float(t[i] + obs.interval_s), str(condition.get("unit", "")))
     return None
 
 

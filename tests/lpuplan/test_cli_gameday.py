@@ -25,7 +25,7 @@ def test_pod_loss_is_no_go_exit_3_and_json_is_one_object() -> None:
     result = runner.invoke(app, ["gameday", "predict", str(SMALL_SITE), "--domain", "row01-pod01", "--json", *FAST])
     assert result.exit_code == 3
     doc = json.loads(result.output)
-    assert doc["schema"] == "lpuplan.gameday/1" and doc["go"] is False
+    assert doc["schema"] == "lpuplan.gameday/2" and doc["go"] is False
     assert doc["domains"][0]["reasons"]
 
 

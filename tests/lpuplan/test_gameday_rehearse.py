@@ -13,6 +13,7 @@ import shutil
 import numpy as np
 import pytest
 
+from facility.gameday.document import published
 from facility.gameday.model import GameDaySettings
 from facility.gameday.verify import verify_domain
 from lpuplan.cli import app
@@ -49,7 +50,7 @@ def test_rehearsal_with_prometheus_verifies_and_a_doubled_p99_fails(tmp_path) ->
     def verify_with_the_cli(url: str, t0: float, document: dict) -> None:
         # `lpuplan gameday verify --prometheus` against the live server, as a game-day lead would run it
         folder = tmp_path
-        (folder / "prediction.json").write_text(json.dumps(document))
+        (folder / "prediction.json").write_text(json.dumps(published(document)))
         run = CliRunner().invoke(app, ["gameday", "verify", str(folder / "prediction.json"), "--prometheus", url,
                                        "--t0", repr(t0), "--time-scale", "5", "--json"])
         cli["exit"], cli["output"] = run.exit_code, run.output

@@ -107,7 +107,7 @@ def test_runbook_has_every_section_and_the_predicted_figures(predictions) -> Non
         assert heading in text
     assert "$" not in text.replace("$pool", "").replace("$window", "").replace("$slo", "")  # every placeholder filled
     cond = next(a for a in predictions[0].aborts if a.name == "p99_e2el")
-    assert f"{cond.threshold:.3g} s" in text
+    assert f"{cond.threshold * 1e3:.3g} ms" in text  # latencies in ms, like the JSON
     assert "GO" in text.splitlines()[2]
 
 

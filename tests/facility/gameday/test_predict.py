@@ -81,7 +81,7 @@ def test_same_seed_same_document_in_process_or_in_processes(small_plan, fast_set
     b = dumps_json(prediction_document(two, fast_settings, MetricMap()))
     assert a == b
     doc = json.loads(a)
-    assert doc["schema"] == "lpuplan.gameday/1"
+    assert doc["schema"] == "lpuplan.gameday/2"
     assert set(doc["pool_predictions"]) == {"chat:1"}
     assert doc["domains"][0]["verdict"] == "GO"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from facility.gameday.document import prediction_document
+from facility.gameday.document import prediction_document, published
 from facility.gameday.metrics import MetricMap
 from facility.gameday.model import GameDaySettings
 from facility.gameday.observe import load_observations
@@ -80,7 +80,7 @@ def test_a_router_that_never_fails_over_crosses_errors_after_failover(predicted,
 
 def test_per_interval_csv_and_the_cli(predicted, tmp_path) -> None:
     d, doc = predicted
-    (tmp_path / "prediction.json").write_text(json.dumps(doc))
+    (tmp_path / "prediction.json").write_text(json.dumps(published(doc)))  # as `gameday predict --out` writes it
     p = d.pools[0]
     rows = ["pool,t_start_s,e2el_p99_s,shed_rate,error_rate,goodput_rps,arrival_rps"]
     for i, t in enumerate(p.t_start_s):
