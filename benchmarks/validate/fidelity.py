@@ -57,7 +57,7 @@ from benchmarks.validate.measured import (
 )
 from benchmarks.validate.predict import QUANTILES, Prediction, predict_pool
 from dimensioning.errors import InvalidInput
-from dimensioning.keys import quantile_key
+from dimensioning.keys import output_key, quantile_key, to_ms
 
 __all__ = ["PoolDesign", "Comparison", "PoolResult", "RhoResult", "FidelityReport", "run_fidelity", "verdict"]
 
@@ -137,7 +137,42 @@ class FidelityReport:
                     p["prediction"][key] = {quantile_key(q): v for q, v in getattr(p_obj.prediction, key).items()}
                 for c_obj, c in zip(p_obj.comparisons, p["comparisons"]):
                     c["measured"]["run_spread_s"] = c_obj.measured.run_spread_s
-        return out
+        return _output(out)
+
+
+def _scaled(obj: Any, factor: float) -> Any:
+    if isinstance(obj, dict):
+        return {k: _scaled(v, factor) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_scaled(v, factor) for v in obj]
+    return to_ms(obj) if factor != 1.0 else obj
+
+
+def _output(obj: Any, *, names: bool = False) -> Any:
+    """The report in the output vocabulary (dimensioning.keys): every latency in ms, named ``*_ms``.
+
+    A :class:`Mean` of seconds (the round trip, the isolated e2el and server
+    figures, the service under load) leaves as ``mean_ms``, ``mean_ci95_ms``,
+    ``p50_ms`` (its median), ``cv``, ``n``; a key ``<name>_s`` as
+    ``<name>_ms`` with its numbers scaled (``point_ms: {"p99": ...}``).
+    Ratios (an inflation's ``ratio`` and ``ci95``) and rates are unitless and
+    stay. Keys of ``isolated`` are pool names and stay as they are.
+    """
+    if isinstance(obj, (list, tuple)):
+        return [_output(v) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if {"value", "ci95", "cv", "n"} <= obj.keys():  # a Mean (s)
+        return {"mean_ms": to_ms(obj["value"]), "mean_ci95_ms": to_ms(list(obj["ci95"])), "cv": obj["cv"],
+                "n": obj["n"], "p50_ms": to_ms(obj.get("median", math.nan))}
+    result: dict[str, Any] = {}
+    for key, value in obj.items():
+        if names:
+            result[key] = _output(value)
+            continue
+        new, factor = output_key(key)
+        result[new] = _scaled(_output(value, names=key == "isolated"), factor)
+    return result
 
 
 def _less(mean: Mean, shift_s: float) -> Mean:

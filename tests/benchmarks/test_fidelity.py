@@ -34,6 +34,7 @@ from benchmarks.validate import (
 )
 from dimensioning.queueing import MDc
 from lpuplan.cli import app
+from tests.facility.gameday.test_units import latency_keys_in_seconds
 
 
 def test_order_statistic_interval_covers_the_quantile_95_percent_of_the_time():
@@ -110,7 +111,17 @@ def test_prediction_meets_measurement_on_the_emulator(emulated):
         trusted += 1
         p99 = pool.comparisons[-1]
         assert p99.verdict in ("consistent", "undecided"), (result.rho, p99)
-    json.dumps(report.to_dict())
+    data = json.loads(json.dumps(report.to_dict()))
+    # every latency leaves in ms under dimensioning.keys names; no JSON mixes units
+    assert latency_keys_in_seconds(data) == []
+    assert data["round_trip"]["mean_ms"] == pytest.approx(report.round_trip.value * 1e3)
+    assert data["round_trip"]["mean_ci95_ms"] == pytest.approx([v * 1e3 for v in report.round_trip.ci95])
+    assert data["isolated"]["p64"]["e2el"]["p50_ms"] == pytest.approx(report.isolated["p64"].e2el.median * 1e3)
+    first, p = report.results[0].pools[0], data["results"][0]["pools"][0]
+    assert p["prediction"]["point_ms"]["p99"] == pytest.approx(first.prediction.point_s[0.99] * 1e3)
+    assert p["comparisons"][-1]["predicted_ms"] == pytest.approx(first.comparisons[-1].predicted_s * 1e3)
+    assert p["comparisons"][-1]["measured"]["value_ms"] == pytest.approx(first.comparisons[-1].measured.value_s * 1e3)
+    assert data["results"][0]["inflation"][0]["ratio"] == pytest.approx(report.results[0].inflation[0].ratio)  # unitless
     # the inflation is writable into a project (issue 16 item 2): every utilisation kept, the conservative one named
     document = under_load_document(report, created="2026-12-01T00:00:00+00:00")
     pool = document["pools"]["p64"]
