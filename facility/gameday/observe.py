@@ -11,7 +11,8 @@ on the prediction's timeline (seconds from t0, in the fleet's own seconds).
 - **per-interval CSV**: columns ``pool``, ``t_start_s`` (from t0) and any of
   ``e2el_p99_s``, ``ttft_p99_s``, ``queue_depth``, ``shed_rate``,
   ``error_rate``, ``goodput_rps``, ``arrival_rps``, ``replicas_up``. Phase
-  figures come from the intervals (means weighted by arrivals for rates); a
+  figures come from the intervals (means weighted by arrivals for rates;
+  a latency column in s, ``e2el_p99_s``, or in ms, ``e2el_p99_ms``); a
   phase p99 cannot be rebuilt from interval p99s, so the largest interval p99
   is checked against its predicted band instead.
 - **``lpuplan load`` JSONL**: a ``{"kind": "run", "time_scale": ...}`` line,
@@ -36,9 +37,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from dimensioning.errors import InvalidInput
+from dimensioning.keys import MS_PER_S
 
 from facility.gameday.metrics import MetricMap
 from facility.gameday.model import PHASES, SIGNALS
+from facility.gameday.units import output_name
 from facility.gameday.verify import ERROR, OK, SHED, Observed, observed_from_requests
 
 __all__ = ["load_observations", "observed_from_prometheus", "status_outcome"]
@@ -116,8 +119,11 @@ def _from_interval_rows(rows: list[dict[str, Any]], document: Mapping[str, Any],
         t = t[order]
         series = {}
         for name in (*SIGNALS, "replicas_up"):
+            ms = output_name(name)  # a latency column may come in ms, named as prediction.json names it
             if name in items[0]:
                 series[name] = np.array([_f(items[j].get(name)) for j in order])
+            elif ms != name and ms in items[0]:
+                series[name] = np.array([_f(items[j].get(ms)) for j in order]) / MS_PER_S
         figs: dict[str, dict[str, float]] = {}
         for ph in PHASES:
             a, b = phases[ph]

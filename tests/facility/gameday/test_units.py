@@ -88,17 +88,18 @@ def test_prediction_json_and_json_output_hold_no_latency_in_seconds(written) -> 
     assert "(ms)" in document["signals"]["e2el_p99_ms"]
 
 
-def _same(a, b) -> None:
+def _same(a, b, rel: float = 1e-15) -> None:
+    """Equal, numbers to within ``rel`` (a value scaled to ms and back may move by an ulp)."""
     if isinstance(a, dict):
         assert a.keys() == b.keys()
         for k in a:
-            _same(a[k], b[k])
+            _same(a[k], b[k], rel)
     elif isinstance(a, list):
         assert len(a) == len(b)
         for x, y in zip(a, b):
-            _same(x, y)
+            _same(x, y, rel)
     elif isinstance(a, float) and not isinstance(b, bool):
-        assert b == pytest.approx(a, rel=1e-15, abs=0) or (math.isinf(a) and a == b)
+        assert b == pytest.approx(a, rel=rel, abs=0) or (math.isinf(a) and a == b)
     else:
         assert a == b
 
@@ -130,6 +131,17 @@ def test_verify_json_holds_no_latency_in_seconds(written, tmp_path) -> None:
     written_verify = json.loads((tmp_path / "v" / "verify.json").read_text())
     for doc in (printed, written_verify):
         assert latency_keys_in_seconds(doc) == []
+    # the same intervals with the latency column in ms, as prediction.json names it: the same verdict
+    ms_rows = [rows[0].replace("e2el_p99_s", "e2el_p99_ms")]
+    for row in rows[1:]:
+        cells = row.split(",")
+        cells[2] = "" if cells[2] == "" else repr(float(cells[2]) * 1e3)
+        ms_rows.append(",".join(cells))
+    (tmp_path / "intervals_ms.csv").write_text("\n".join(ms_rows) + "\n")
+    in_ms = CliRunner().invoke(app, ["gameday", "verify", str(out / "prediction.json"), "--observed",
+                                     str(tmp_path / "intervals_ms.csv"), "--json"])
+    assert in_ms.exit_code == 3
+    _same({**printed, "files": []}, json.loads(in_ms.output), rel=1e-9)
     crossing = next(c for c in printed["abort_crossed"] if c["name"] == "p99_e2el")
     assert crossing["unit"] == "ms" and crossing["threshold"] == pytest.approx(3750.0) and crossing["worst"] > 3750.0
     figure = next(f for f in printed["figures"] if (f["phase"], f["figure"]) == ("before", "peak_e2el_p99_ms"))
