@@ -377,5 +377,9 @@ def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
             f" {[round(v * 1e3, 1) for v in p99.run_range_s]} ms: {p99.verdict}; load average {load:.1f};"
             f" {list(result.residual)}")
     if not trusted:
-        pytest.skip(f"SKIPPED LOUDLY: the load generator fell behind its schedule at both loads (send lag p99 > 2 ms,"
-                    f" load average {load:.1f}): this machine is too loaded to measure latency; rerun on a quieter one")
+        # Seen on the 2-core development VM even at load average 0.8: lag p99 3-5 ms, the generator sharing the
+        # cores with a CPU-bound server; the figures are in the message so a reader can judge the machine.
+        lags = ", ".join(f"rho {r.rho}: {r.send_lag_p99_ms:.2f} ms" for r in report.results)
+        pytest.skip(f"SKIPPED LOUDLY: the load generator fell behind its schedule at both loads (send lag p99 {lags};"
+                    f" limit 2 ms; load average {load:.1f} on {os.cpu_count()} cores): a load that was not the one"
+                    " asked for decides nothing; rerun where the generator has a core to itself")
