@@ -83,6 +83,17 @@ def parse_retry_after(value: str | None) -> float | None:
     return seconds if 0 <= seconds < float("inf") else None
 
 
+def parse_retry_after_headers(retry_after: str | None, retry_after_ms: str | None) -> float | None:
+    """Seconds to wait from a 429's headers: ``retry-after-ms`` (finer) where it parses, else ``retry-after``."""
+    seconds = parse_retry_after(retry_after)
+    if retry_after_ms is not None:
+        try:
+            seconds = float(retry_after_ms) / 1e3
+        except ValueError:
+            pass
+    return seconds
+
+
 def error_for_status(
     status: int, body: str, retry_after: str | None = None, redact: Callable[[str], str] = lambda s: s
 ) -> BackendError:

@@ -40,7 +40,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from benchmarks.openai_backend import parse_retry_after
+from benchmarks.openai_backend import parse_retry_after_headers
 
 __all__ = ["H1Client", "available", "encode_post"]
 
@@ -279,13 +279,7 @@ class H1Client:
         error = None
         if status != 200:
             text = b"".join(conn.body).decode("utf-8", "replace")
-            retry = parse_retry_after(conn.retry_after)
-            if conn.retry_after_ms is not None:
-                try:
-                    retry = float(conn.retry_after_ms) / 1e3
-                except ValueError:
-                    pass
-            slots.retry_after[i] = retry
+            slots.retry_after[i] = parse_retry_after_headers(conn.retry_after, conn.retry_after_ms)
             error = f"HTTP {status}: {text[:160]}"
             slots.end[i] = now
         elif conn.state is not None:

@@ -50,7 +50,7 @@ import httpx
 from benchmarks.load import h1
 from benchmarks.load.prompts import PromptSet
 from benchmarks.load.schedule import Schedule
-from benchmarks.openai_backend import parse_retry_after
+from benchmarks.openai_backend import parse_retry_after_headers
 from dimensioning.errors import InvalidInput
 
 __all__ = ["CLIENTS", "EVENT_LOOPS", "RequestRecord", "LoadRun", "default_client", "run_load", "run_load_async"]
@@ -231,13 +231,8 @@ class _Runner:
                 status = response.status_code
                 if status != 200:
                     await response.aread()
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    ms = response.headers.get("retry-after-ms")
-                    if ms is not None:
-                        try:
-                            retry_after = float(ms) / 1e3
-                        except ValueError:
-                            pass
+                    retry_after = parse_retry_after_headers(response.headers.get("retry-after"),
+                                                            response.headers.get("retry-after-ms"))
                     error = f"HTTP {status}: {response.text[:160]}"
                     end = clock() - origin
                 elif self.stream:
@@ -318,13 +313,8 @@ class _Runner:
                 status = response.status
                 if status != 200:
                     text = await response.text()
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    ms = response.headers.get("retry-after-ms")
-                    if ms is not None:
-                        try:
-                            retry_after = float(ms) / 1e3
-                        except ValueError:
-                            pass
+                    retry_after = parse_retry_after_headers(response.headers.get("retry-after"),
+                                                            response.headers.get("retry-after-ms"))
                     error = f"HTTP {status}: {text[:160]}"
                     end = clock() - origin
                 elif self.stream:
