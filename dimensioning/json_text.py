@@ -14,9 +14,12 @@ import it.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-__all__ = ["dumps_json"]
+from dimensioning.errors import InvalidInput
+
+__all__ = ["dumps_json", "read_json_document"]
 
 _COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 _INDENTED = json.JSONEncoder(sort_keys=True, indent=2)
@@ -41,3 +44,16 @@ def _reject_nan(obj: Any, where: str = "$") -> None:
     elif isinstance(obj, (list, tuple)):
         for i, value in enumerate(obj):
             _reject_nan(value, f"{where}[{i}]")
+
+
+def read_json_document(path: Path, field: str, missing_fix: str, unreadable_fix: str) -> Any:
+    """The parsed JSON of the file at ``path``; a missing or unreadable file is an InvalidInput naming ``field``.
+
+    ``missing_fix`` and ``unreadable_fix`` say how to get a good file (``unreadable_fix`` follows the reason).
+    """
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(field, str(path), f"no such file; {missing_fix}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(field, str(path), f"cannot read it as JSON ({exc}); {unreadable_fix}") from None

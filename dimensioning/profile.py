@@ -47,7 +47,6 @@ Every figure is finite: ``Infinity`` or ``NaN`` anywhere in a fit is refused.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +54,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, model_validator
 
 from dimensioning.errors import InvalidInput
+from dimensioning.json_text import read_json_document
 from dimensioning.inputs import MAX_TOKENS
 
 __all__ = [
@@ -203,12 +203,8 @@ def _first_non_finite(value: Any, path: str) -> tuple[str, float] | None:
 
 def load_profile(path: Path, field: str = "profile") -> Profile:
     """Read and validate a profile file; errors name ``field`` and the problem."""
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(field, str(path), "no such file; give the path of a profile written by `lpuplan bench`") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(field, str(path), f"cannot read it as JSON ({exc}); give a profile written by `lpuplan bench`") from None
+    raw = read_json_document(path, field, "give the path of a profile written by `lpuplan bench`",
+                             "give a profile written by `lpuplan bench`")
     bad = _first_non_finite(raw, "")
     if bad is not None:
         raise InvalidInput(f"{field} ({path}): {bad[0] or '(document)'}", bad[1],

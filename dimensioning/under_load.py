@@ -30,13 +30,13 @@ the one pool measured at its shape (``max_prompt_tokens`` x
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, model_validator
 
 from dimensioning.errors import InvalidInput
+from dimensioning.json_text import read_json_document
 from dimensioning.inputs import MAX_SERVICE_INFLATION, Bucket
 
 __all__ = ["UNDER_LOAD_SCHEMA", "InflationEstimate", "PoolUnderLoad", "UnderLoad", "load_under_load"]
@@ -107,12 +107,8 @@ class UnderLoad(BaseModel):
 
 def load_under_load(path: Path, field: str = "under_load") -> UnderLoad:
     """Read and validate an under-load file; errors name ``field`` and the problem."""
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(field, str(path), "no such file; write it with `lpuplan fidelity URL ... --write-under-load FILE`") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(field, str(path), f"cannot read it as JSON ({exc}); give a file written by `lpuplan fidelity`") from None
+    raw = read_json_document(path, field, "write it with `lpuplan fidelity URL ... --write-under-load FILE`",
+                             "give a file written by `lpuplan fidelity`")
     if not isinstance(raw, dict) or raw.get("schema") != UNDER_LOAD_SCHEMA:
         found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
         raise InvalidInput(f"{field}.schema", found, f'expected "{UNDER_LOAD_SCHEMA}"; write it with `lpuplan fidelity --write-under-load`')
