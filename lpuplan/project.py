@@ -117,6 +117,18 @@ def _fix_for(error: dict[str, Any]) -> str:
     return msg.replace("Input should be", "must be")
 
 
+class _Absent:
+    """Stands for the value of a required field that is not there (pydantic reports the enclosing table)."""
+
+    def __repr__(self) -> str:
+        return "(absent)"
+
+    __str__ = __repr__
+
+
+_ABSENT = _Absent()
+
+
 def _problems(exc: ValidationError) -> list[InvalidInput]:
     errors = exc.errors()
     item_failed = {tuple(e["loc"][:1]) for e in errors if len(e["loc"]) > 1}
@@ -125,7 +137,7 @@ def _problems(exc: ValidationError) -> list[InvalidInput]:
         loc = tuple(error["loc"])
         if error["type"] == "too_short" and loc[:1] in item_failed:
             continue  # a list whose items failed is reported through the items
-        value = error.get("input")
+        value = _ABSENT if error["type"] == "missing" else error.get("input")
         if isinstance(value, (dict, list, tuple)) and error["type"] != "extra_forbidden":
             value = "{...}" if isinstance(value, dict) else "[...]"
         out.append(InvalidInput(_field_path(loc), value, _fix_for(error)))
