@@ -14,9 +14,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import brentq
 
 from dimensioning.errors import InvalidInput
+from dimensioning.root_finding import brent_root
 
 __all__ = [
     "DelayDistribution",
@@ -146,7 +146,7 @@ def _invert(cdf: Callable[[float], float], p: float, scale: float) -> float:
         low, high = high, 2.0 * high
         if high > 1e300:
             return math.inf
-    return brentq(lambda t: cdf(t) - p, low, high, xtol=1e-15 * high, rtol=1e-15, maxiter=200)
+    return brent_root(lambda t: cdf(t) - p, low, high, xtol=1e-15 * high, rtol=1e-15, maxiter=200)
 
 
 class InfiniteDelay(DelayDistribution):

@@ -26,6 +26,7 @@ from scipy.special import pdtrc
 
 from dimensioning._queue_distributions import DelayDistribution
 from dimensioning._queue_mdc import poisson_pmf
+from dimensioning.root_finding import brent_root
 
 __all__ = ["md1k_state_probabilities", "MD1KWaitKernel"]
 
@@ -123,8 +124,6 @@ class MD1KWaitKernel(DelayDistribution):
         return self.service_time
 
     def _ppf_scalar(self, p: float) -> float:
-        from scipy.optimize import brentq
-
         # bracket on multiples of D by bisection (the cdf is continuous on (0, (K-1)D])
         D = self.service_time
 
@@ -141,7 +140,7 @@ class MD1KWaitKernel(DelayDistribution):
         low, high = low_k * D, high_k * D
         if float(self._cdf(np.array([low]))[0]) >= p and low > 0:
             return low
-        return brentq(lambda t: float(self._cdf(np.array([t]))[0]) - p, low, high,
+        return brent_root(lambda t: float(self._cdf(np.array([t]))[0]) - p, low, high,
                       xtol=1e-14 * self.service_time, rtol=1e-15, maxiter=200)
 
     def mean(self) -> float:

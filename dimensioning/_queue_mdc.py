@@ -28,10 +28,10 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 from scipy.fft import next_fast_len
-from scipy.optimize import brentq
 from scipy.special import gammaln, lambertw, pdtr, pdtrc
 
 from dimensioning._queue_distributions import AtomExponentialDelay, DelayDistribution
+from dimensioning.root_finding import brent_root
 
 __all__ = ["MDcWaitKernel", "HeavyTrafficWait", "inner_roots", "decay_root", "decay_excess", "poisson_pmf", "grid_too_large"]
 
@@ -81,7 +81,7 @@ def decay_excess(rho: float) -> float:
         high *= 2.0
     while gap(low) < 0:  # pragma: no cover - only for rho within rounding of 1
         low /= 2.0
-    return brentq(gap, low, high, xtol=1e-300, rtol=1e-15, maxiter=500)
+    return brent_root(gap, low, high, xtol=1e-300, rtol=1e-15, maxiter=500)
 
 
 def _root_product(
@@ -328,7 +328,7 @@ class MDcWaitKernel(DelayDistribution):
 
         if gap(low) >= 0.0:  # rounding at the bracket's edge
             return low
-        return brentq(gap, low, high, xtol=1e-14 * D, rtol=1e-15, maxiter=200)
+        return brent_root(gap, low, high, xtol=1e-14 * D, rtol=1e-15, maxiter=200)
 
     def _scale(self) -> float:
         return self.service_time

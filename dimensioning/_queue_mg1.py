@@ -28,9 +28,9 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 from scipy.fft import irfft, next_fast_len, rfft
-from scipy.optimize import brentq
 
 from dimensioning._queue_distributions import DelayDistribution
+from dimensioning.root_finding import brent_root
 
 __all__ = ["MG1WaitKernel", "lattice_too_coarse"]
 
@@ -50,7 +50,7 @@ def _tail_rate(arrival_rate: float, times: NDArray[np.float64], weights: NDArray
     low = high
     while equation(low) >= 0 and low > 1e-300:
         low /= 2.0
-    return brentq(equation, low, high, xtol=1e-300, rtol=1e-15)
+    return brent_root(equation, low, high, xtol=1e-300, rtol=1e-15)
 
 
 def lattice_too_coarse(arrival_rate: float, times: NDArray[np.float64], weights: NDArray[np.float64]) -> bool:
