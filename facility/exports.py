@@ -22,7 +22,10 @@ from facility.export_netbox import netbox_csvs
 if TYPE_CHECKING:
     from facility.plan import FacilityResult
 
-__all__ = ["BACKGROUND", "output_renderers", "render_facility_outputs"]
+__all__ = ["BACKGROUND", "FACILITY_JSON", "output_renderers", "render_facility_outputs"]
+
+FACILITY_JSON = "facility.json"
+"""The file holding the whole result (plan.json points at it)."""
 
 BACKGROUND = ("rack plan xlsx",)
 """Outputs a writer renders in a second process (:mod:`facility.export_parallel`) while it does the
@@ -30,7 +33,7 @@ rest: the workbook is the largest on a campus (2.9 s of 6.3 s CPU for 200,000 ch
 
 
 def _json(result: FacilityResult) -> dict[str, bytes]:
-    return {"facility.json": dumps_json(result.to_dict(), compact=True).encode("utf-8")}
+    return {FACILITY_JSON: dumps_json(result.to_dict(), compact=True).encode("utf-8")}
 
 
 def output_renderers() -> list[tuple[str, Callable[[FacilityResult], dict[str, bytes]]]]:

@@ -63,23 +63,35 @@ def _load(file: Optional[Path]) -> tuple[Project, str]:
     return load_project(file), str(file)
 
 
+_FACILITY_DIR = "facility"  # the plan's folder for the facility outputs
+
+
 def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: bool = True, seed: int | None = None,
              progress: Callable[[str], None] | None = None) -> tuple[Plan, list[Path]]:
     """Build the plan and write its outputs (plan.json and the worksheets)."""
+    if out_dir is not None:
+        check_output_set("--out", out_dir)  # before any work: a bad --out costs nothing
+    worker = None
+    if out_dir is not None and project.facility is not None:
+        # a second process loads matplotlib and XlsxWriter (0.4 s) while this one loads the queue models and
+        # plans; it then draws the PNG beside the simulations (dimensioning.forked.ForkedWorker)
+        from dimensioning.forked import ForkedWorker
+        from facility.export_parallel import RENDER_MODULES
+
+        worker = ForkedWorker(RENDER_MODULES)
+    from facility.exports import FACILITY_JSON
     from lpuplan.cli_export import export_files
     from lpuplan.cli_facility import write_facility_outputs
     from lpuplan.plan import build_plan
     from lpuplan.render_markdown import render_capacity_worksheet, render_inputs_worksheet
 
-    if out_dir is not None:
-        check_output_set("--out", out_dir)  # before any work: a bad --out costs nothing
     drawing = []
 
     def draw_early(facility: Any) -> None:
         # the PNG (matplotlib) draws on the second core while this process simulates (facility.export_parallel)
         from facility.export_parallel import ForkedRender
 
-        drawing.append(ForkedRender(facility, ["rack plan PNG"]))
+        drawing.append(ForkedRender(facility, ["rack plan PNG"], worker))
 
     try:
         plan = build_plan(project, simulate=simulate, seed=seed, progress=progress,
@@ -88,20 +100,23 @@ def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: b
         if out_dir is not None:
             # one set: every file lands in a fresh folder swapped in at the end (lpuplan.output)
             with output_set(out_dir, option="--out") as staging:
-                facility = (write_facility_outputs(plan.facility, staging / "facility", option="--out",
-                                                   started=drawing[0] if drawing else None)
-                            if plan.facility is not None else [])
-                # plan.json keeps the facility's summary and points at the file that holds its detail
-                detail = next((p.relative_to(staging).as_posix() for p in facility if p.name == "facility.json"), None)
+                # plan.json keeps the facility's summary and points at the file that holds its detail; these
+                # are written while the PNG is still drawing in the other process, the facility's files last
+                detail = f"{_FACILITY_DIR}/{FACILITY_JSON}" if plan.facility is not None else None
                 written.append(write_json(staging / "plan.json", plan.to_dict(facility_detail=detail), option="--out"))
                 written.append(write_atomic(staging / "dimensioning_inputs.md", render_inputs_worksheet(plan, source), option="--out"))
                 written.append(write_atomic(staging / "capacity_model.md", render_capacity_worksheet(plan), option="--out"))
                 written.append(write_atomic(staging / "sizing.xlsx", export_files(plan, source, ("xlsx",))["sizing.xlsx"], option="--out"))
-                written += facility
+                if plan.facility is not None:
+                    facility = write_facility_outputs(plan.facility, staging / _FACILITY_DIR, option="--out",
+                                                      started=drawing[0] if drawing else None)
+                    written += facility
             written = [out_dir / path.relative_to(staging) for path in written]
     finally:
         for job in drawing:
             job.close()
+        if worker is not None:
+            worker.close()  # unused (no facility placed, or an error first): dismissed
     return plan, written
 
 
@@ -191,9 +206,7 @@ def register(app: typer.Typer) -> None:
             output_format = OutputFormat.json
         json_output = output_format is not OutputFormat.text
         check_output_set("--out", out)
-        from lpuplan.render_terminal import print_plan
-
-        project, source = _load(file)
+        project, source = _load(file)  # the queue models load inside run_plan, after its render worker forks
         with stderr.status("planning", spinner="dots") if not json_output and stderr.is_terminal else nullcontext() as status:
             def progress(message: str) -> None:
                 if status is not None:
@@ -203,6 +216,8 @@ def register(app: typer.Typer) -> None:
         note = (f"wrote {len(written)} files into {out}: " + ", ".join(str(p.relative_to(out)) for p in written[:3])
                 + (", facility/ (rack plan, budgets, NetBox CSVs, xlsx, PNG)" if result.facility is not None else ""))
         detail = next((p.relative_to(out).as_posix() for p in written if p.name == "facility.json"), None)
+        from lpuplan.render_terminal import print_plan
+
         _emit(result, output_format, lambda plan, console: print_plan(plan, console, files_note=note),
               facility_detail=detail)
         if not result.passed:

@@ -60,3 +60,58 @@ def test_an_abandoned_child_is_reaped():
     call.close()
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def _describe(values: list, scale: float) -> dict:
+    return {"pid": os.getpid(), "scaled": [v * scale for v in values], "json": "json" in __import__("sys").modules}
+
+
+@needs_fork
+def test_a_worker_loads_its_modules_then_computes_the_call_sent_to_it():
+    from dimensioning.forked import ForkedWorker
+
+    worker = ForkedWorker(["json"])
+    assert worker.ready
+    call = worker.submit(_describe, [1.0, 2.5], 2.0)
+    assert not worker.ready  # one call per worker
+    got = call.result()
+    assert got["pid"] != os.getpid() and got["scaled"] == [2.0, 5.0] and got["json"]
+
+
+@needs_fork
+def test_a_worker_given_no_work_is_dismissed_without_waiting(monkeypatch):
+    from dimensioning.forked import ForkedWorker
+
+    worker = ForkedWorker(["json"])
+    pid = worker._pid
+    later = ForkedCall(lambda: 1)  # a child forked later holds a copy of the worker's request pipe
+    worker.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped
+    assert later.result() == 1
+
+
+@needs_fork
+def test_a_call_the_worker_cannot_take_runs_here_and_raises_the_real_error():
+    from dimensioning.forked import ForkedWorker
+
+    parent = os.getpid()
+    worker = ForkedWorker([])
+    local = worker.submit(lambda: os.getpid())  # a lambda does not pickle by reference
+    assert local.result() == parent and not worker.ready
+
+    with pytest.raises(ValueError, match="here"):
+        ForkedWorker([]).submit(_raise_here, parent).result()
+
+
+def _raise_here(parent: int) -> None:
+    raise ValueError("here" if os.getpid() == parent else "in the child")
+
+
+def test_without_fork_a_worker_computes_here(monkeypatch):
+    from dimensioning.forked import ForkedWorker
+
+    monkeypatch.setenv(forked.ENV_NO_FORK, "1")
+    worker = ForkedWorker(["json"])
+    assert not worker.ready
+    assert worker.submit(_describe, [1.0], 3.0).result()["pid"] == os.getpid()
