@@ -3,8 +3,11 @@
 Every replica can serve every bucket's shape; a request of bucket i sees the
 pool's wait W plus its own deterministic ``S_i``, so the pool is M/G/c with a
 discrete mixture of service times. M/G/1 is exact; for more than one server
-:class:`~dimensioning.queueing.MGc` is a labelled approximation (its p99 runs
-low for wide mixtures: ``lpuplan plan`` has the simulator referee it).
+:class:`~dimensioning.queueing.MGc` is simulated (central FCFS over every
+slot, at the upper end of each 95% interval), so the figures that decide N
+are exact or simulated and need no referee; should one be an approximation
+without a safe margin (:attr:`SharedPoolSizing.unsafe_figures`), ``lpuplan
+plan`` has the simulator referee it.
 Constraints mirror the dedicated sizing (``dimensioning.sizing``): utilisation
 and every bucket's p99 SLO, normal and with ``replicas_lost_worst`` gone.
 """
@@ -18,7 +21,7 @@ from typing import Sequence
 from dimensioning.admission import work_threshold_s
 from dimensioning.errors import InvalidInput
 from dimensioning.inputs import Bucket
-from dimensioning.pool import PoolSpec, PoolVerdict, ServiceClass, evaluate_pool, wait_quantile
+from dimensioning.pool import FigureCheck, PoolSpec, PoolVerdict, ServiceClass, evaluate_pool, wait_quantile
 from dimensioning.service_time import service_time
 from dimensioning.sizing import QUANTILE, Constraint, LatencyTargets, Targets, latency_targets, size_pool
 from dimensioning.traffic import TrafficSplit
@@ -65,6 +68,27 @@ class SharedPoolSizing:
     pool: PoolSpec | None = None
     verdict_normal: PoolVerdict | None = None
     verdict_degraded: PoolVerdict | None = None
+
+    @property
+    def unsafe_figures(self) -> tuple[tuple[str, FigureCheck], ...]:
+        """(state, figure) for each deciding figure at N that is an approximation without a safe margin.
+
+        The same rule as :attr:`dimensioning.sizing.BucketSizing.unsafe_figures`:
+        only these need the simulator referee (``lpuplan plan``); a figure that
+        is exact, a bound, or already simulated at the conservative end of its
+        interval decides N on its own.
+        """
+        out: list[tuple[str, FigureCheck]] = []
+        for state, verdict in (("normal", self.verdict_normal), ("degraded", self.verdict_degraded)):
+            if verdict is not None:
+                out += [(state, c) for c in verdict.unsafe]
+        return tuple(out)
+
+    @property
+    def figure_kinds(self) -> tuple[str, ...]:
+        """The kinds of the figures that decide N (sorted, each once)."""
+        return tuple(sorted({c.kind for v in (self.verdict_normal, self.verdict_degraded) if v is not None
+                             for c in v.checks}))
 
 
 def shared_pool_spec(buckets: Sequence[Bucket], split: TrafficSplit, targets: Targets,

@@ -18,7 +18,9 @@ interval and labelled ``simulated``:
 - the dedicated pools at the bound under bursty arrivals (``arrival_scv != 1``),
   where the sizing's GI/D/c figures are a two-moment approximation;
 - the shared pool with more than one server (mixture of deterministic
-  services), where M/G/c is an approximation.
+  services), refereed only where a figure that decides its N is an
+  approximation without a safe margin (:func:`shared_pool_referee_skip`
+  says why it is not run otherwise).
 
 Seeded and with a fixed request count, so the same project gives the same
 figures on every machine; wall-clock times are not part of the plan.
@@ -47,7 +49,8 @@ from lpuplan.project import Project
 if TYPE_CHECKING:
     from dimensioning.simulate.estimates import LatencyEstimate
 
-__all__ = ["SimulatedFigures", "SIMULATION_SEED", "Refereed", "referee_dedicated", "referee_project", "simulate_plan"]
+__all__ = ["SimulatedFigures", "SIMULATION_SEED", "Refereed", "referee_dedicated", "referee_project", "simulate_plan",
+           "shared_pool_referee_skip"]
 
 SIMULATION_SEED = 20261123
 REFEREE_REQUESTS = 1_000_000
@@ -272,15 +275,42 @@ def _estimate_dict(est: LatencyEstimate, slo_by_bucket: dict[str, float] | None 
 _MAX_REFEREE_STEPS = 12
 
 
+def shared_pool_referee_skip(shared: SharedPoolSizing) -> str | None:
+    """Why the shared pool needs no referee (None: it does), as the plan's ``simulated.skipped`` says it.
+
+    The rule is the dedicated pools' (:func:`referee_dedicated`): only a
+    figure that decides N and is an approximation without a safe margin is
+    refereed. The shared pool's p99 for c > 1 is :class:`~dimensioning.queueing.MGc`,
+    decided by simulation at the upper end of its 95% interval: a central
+    FCFS queue over every slot (Kiefer-Wolfowitz recursion), the arrival
+    process and service mixture the referee would simulate, and the same
+    constraints (every bucket's e2el p99 is ``W_p99 + S_bucket``: under FCFS
+    a request's wait does not depend on its own bucket, so the referee's
+    per-bucket p99 estimates the same figure from fewer requests), normal at
+    N and degraded at N - replicas lost. The referee would re-check a
+    simulation with a second simulation of the same model; with an exact
+    figure (M/D/c, M/G/1) it would check an exact figure with a noisy one.
+    """
+    if shared.unsafe_figures or shared.pool is None:
+        return None
+    kinds = [k for k in shared.figure_kinds if k != "exact"]
+    decided = "exact" + "".join(f" or {k}" for k in kinds)
+    return (f"shared pool: no referee: every figure deciding its {shared.replicas} replicas is {decided}"
+            + (f" (the sizing's simulation, {shared.method_note}: the model the referee would simulate again)"
+               if "simulated" in kinds else "")
+            + "; the referee runs only for an approximation without a safe margin")
+
+
 def _referee_shared_pool(buckets: list, shared: SharedPoolSizing, shares: list[float], arrival_scv: float, seed: int,
                          extra: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
     """Simulate the shared pool, normal and degraded; add replicas until every bucket's p99 meets its SLO.
 
-    The shared pool's size comes from M/G/c, an approximation whose p99 runs
-    low for wide mixtures of service times (docs/queueing.md); the simulator
-    referees it with N replicas (normal SLOs) and with N - replicas_lost
-    (degraded SLOs), each at the conservative end of its 95% interval. Each
-    step is a fresh seeded simulation, so the result is reproducible.
+    Run only where a figure that decides the shared pool's N is an
+    approximation without a safe margin (:func:`shared_pool_referee_skip`):
+    the simulator referees it with N replicas (normal SLOs) and with
+    N - replicas_lost (degraded SLOs), each at the conservative end of its
+    95% interval. Each step is a fresh seeded simulation, so the result is
+    reproducible.
     """
     slos = {v.name: v.slo_s for v in shared.buckets}
     spec = shared.pool
@@ -362,6 +392,8 @@ def simulate_plan(
             skipped.append(f"shared pool: not sized ({shared.infeasible_reason})")
         elif len({b.slots for b in buckets}) > 1:
             skipped.append("shared pool: buckets have different slots; the simulator's shared pool needs one value")
+        elif (reason := shared_pool_referee_skip(shared)) is not None:
+            skipped.append(reason)
         else:
             shared_fig = _referee_shared_pool(buckets, shared, shares, workload.arrival_scv, seed + 2, extra, say)
     return SimulatedFigures(expected, bursty, shared_fig, tuple(skipped))

@@ -1,10 +1,12 @@
 """The plan's simulated figures: the simulator referees what has no exact formula."""
 
+import dataclasses
 from pathlib import Path
 
 from dimensioning.pool import evaluate_pool
 from dimensioning.queueing import MDc
-from lpuplan.plan import build_plan
+from lpuplan.plan import build_plan, size_project
+from lpuplan.plan_simulated import shared_pool_referee_skip, simulate_plan
 from lpuplan.project import load_project
 from tests.independent_queue import class_latency_quantile
 
@@ -25,10 +27,11 @@ def test_the_shared_pool_meets_its_slos_in_an_independent_simulation_and_one_rep
     # 80% of requests take ~0.1 s, 20% take ~3.8 s, one slot per replica: a wide mixture
     project = load_project(WIDE_MIX)
     plan = build_plan(project, simulate=True, place=False)
-    refereed = plan.simulated.shared_pool
     assert plan.shared.method == "simulated"  # MGc with c > 1: decided by simulation at the conservative end
-    assert refereed["within_slo"] is True and refereed["replicas"] >= plan.shared.replicas
-    n = refereed["replicas"]
+    # the sizing's figure is already simulated: no second simulation of the same model, and the plan says so
+    assert plan.simulated.shared_pool is None
+    assert any(r.startswith("shared pool: no referee") and "simulated" in r for r in plan.simulated.skipped)
+    n = plan.shared.replicas
     slo = {v.name: v.slo_s for v in plan.shared.buckets}
     at_n = _independent_shared(plan, n, seed=7)
     assert all(at_n[name].low <= slo[name] for name in slo), at_n
@@ -40,17 +43,42 @@ def test_the_shared_pool_meets_its_slos_in_an_independent_simulation_and_one_rep
     assert not evaluate_pool(plan.shared.pool, n - 1, degraded=False).passed
 
 
-def test_the_shared_referee_checks_the_degraded_state_too(tmp_path):
+def test_the_shared_sizing_checks_the_degraded_state_too(tmp_path):
     text = WIDE_MIX.read_text().replace("replicas_lost_worst = 0", "replicas_lost_worst = 1")
     (tmp_path / "p.toml").write_text(text)
     plan = build_plan(load_project(tmp_path / "p.toml"), simulate=True, place=False)
-    refereed = plan.simulated.shared_pool
-    degraded = refereed["degraded"]
-    assert degraded is not None and refereed["within_slo"] is True
-    assert all(row["within_slo"] for row in degraded["buckets"].values())
+    shared = plan.shared
+    assert shared.verdict_degraded is not None and shared.verdict_degraded.passed
+    assert shared.verdict_degraded.replicas_operational == shared.replicas - 1
+    assert plan.simulated.shared_pool is None
     # independently: with one replica down the pool still meets every SLO
-    at_degraded = _independent_shared(plan, refereed["replicas"] - 1, seed=9)
-    assert all(at_degraded[v.name].low <= v.slo_s for v in plan.shared.buckets)
+    at_degraded = _independent_shared(plan, shared.replicas - 1, seed=9)
+    assert all(at_degraded[v.name].low <= v.slo_s for v in shared.buckets)
+
+
+def _approximated(verdict):
+    """``verdict`` with its p99 figures relabelled as an approximation without a safe margin."""
+    checks = tuple(dataclasses.replace(c, kind="approximation") if c.constraint == "e2el_p99" else c
+                   for c in verdict.checks)
+    return dataclasses.replace(verdict, checks=checks)
+
+
+def test_the_simulator_referees_the_shared_pool_where_a_deciding_figure_is_an_approximation(tmp_path):
+    # no queue model gives the shared pool an unsafe figure today; one that did must still be refereed
+    text = WIDE_MIX.read_text().replace("replicas_lost_worst = 0", "replicas_lost_worst = 1")
+    (tmp_path / "p.toml").write_text(text)
+    project = load_project(tmp_path / "p.toml")
+    _, _, dedicated, shared = size_project(project)
+    assert shared_pool_referee_skip(shared) is not None
+    unsafe = dataclasses.replace(shared, verdict_normal=_approximated(shared.verdict_normal),
+                                 verdict_degraded=_approximated(shared.verdict_degraded))
+    assert {state for state, _ in unsafe.unsafe_figures} == {"normal", "degraded"}
+    assert shared_pool_referee_skip(unsafe) is None
+    figures = simulate_plan(project, dedicated, unsafe, requests=200_000).shared_pool
+    assert figures is not None and figures["within_slo"] is True
+    assert figures["replicas"] >= shared.replicas and figures["replicas_from_approximation"] == shared.replicas
+    degraded = figures["degraded"]
+    assert degraded is not None and all(row["within_slo"] for row in degraded["buckets"].values())
 
 
 def test_the_expected_latency_with_deterministic_outputs_matches_the_exact_md_c():
