@@ -54,6 +54,8 @@ __all__ = [
     "PoolVerdict",
     "figure_kind",
     "evaluate_pool",
+    "Look",
+    "screen_wait_objectives",
 ]
 
 QUANTILE = 0.99
@@ -236,17 +238,109 @@ def wait_quantile(arrival_rate: float, times: tuple[float, ...], shares: tuple[f
         return 0.0, "exact", "no traffic"
     if servers <= 0 or load >= servers:
         return math.inf, "exact", "unstable: offered load >= servers"
+    model = _wait_model(arrival_rate, times, shares, servers, arrival_scv)
+    return float(model.wait.ppf(quantile)), figure_kind(model.method), model.method_note
+
+
+def _wait_model(arrival_rate: float, times: tuple[float, ...], shares: tuple[float, ...], servers: int,
+                arrival_scv: float, requests: int | None = None) -> MDc | GIDc | MG1 | MGc:
+    """THE choice of queue model for a pool's wait (a stable pool with traffic).
+
+    ``requests``: the run length of a simulated model (None: the models' default).
+    """
+    run = {} if requests is None else {"requests": requests}
     if len(set(times)) == 1:
         if arrival_scv == 1.0:
-            model = MDc(arrival_rate=arrival_rate, service_time=times[0], servers=servers)
-        else:
-            model = GIDc(arrival_rate=arrival_rate, service_time=times[0], servers=servers, arrival_scv=arrival_scv)
-    elif servers == 1 and arrival_scv == 1.0:
-        model = MG1(arrival_rate=arrival_rate, service_times=list(times), probabilities=list(shares))
+            return MDc(arrival_rate=arrival_rate, service_time=times[0], servers=servers)
+        return GIDc(arrival_rate=arrival_rate, service_time=times[0], servers=servers, arrival_scv=arrival_scv, **run)
+    if servers == 1 and arrival_scv == 1.0:
+        return MG1(arrival_rate=arrival_rate, service_times=list(times), probabilities=list(shares))
+    return MGc(arrival_rate=arrival_rate, service_times=list(times), probabilities=list(shares), servers=servers,
+               arrival_scv=arrival_scv, **run)
+
+
+def wait_is_simulated(spec: PoolSpec, replicas_operational: int) -> bool:
+    """Whether the pool's p99 wait at this count is decided by simulation (nothing is computed to say so)."""
+    servers = max(int(replicas_operational), 0) * spec.slots
+    lam = spec.arrival_rate
+    if lam == 0 or servers <= 0 or spec.offered_load >= servers:
+        return False
+    model = _wait_model(lam, spec.service_times, spec.shares, servers, spec.arrival_scv)
+    return isinstance(model, (GIDc, MGc)) and figure_kind(model.method) == "simulated"
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look of :func:`screen_wait_objectives`: a simulated p99 wait judged at a widened interval.
+
+    ``passed``: True (every objective met at the interval's upper end), False
+    (one missed at its lower end: the whole interval is above the limit), None
+    (the interval straddles a limit: this look decides nothing).
+    """
+
+    passed: bool | None
+    requests: int
+    confidence: float
+    low_s: float
+    high_s: float
+
+
+def screen_wait_objectives(spec: PoolSpec, replicas_operational: int, *, degraded: bool, constraint: str,
+                           requests: int | None, confidence: float) -> Look | None:
+    """Judge ``constraint`` (``e2el_p99`` or ``ttft_p99``) from a simulated run of ``requests`` arrivals.
+
+    The p99 wait's interval is the model's own (sectioning over the run's
+    batches, Student t) widened to two-sided ``confidence``: its half-width
+    times ``t_{B-1, (1+confidence)/2} / t_{B-1, 0.975}``. The objectives and
+    the tolerance are :func:`evaluate_pool`'s. None where the pool's wait is
+    not simulated (exact models are judged by :func:`evaluate_pool` alone),
+    unstable, or beyond the models' size limit.
+    """
+    from scipy.special import stdtrit
+
+    n = max(int(replicas_operational), 0)
+    servers = n * spec.slots
+    lam = spec.arrival_rate
+    if lam == 0 or servers <= 0 or spec.offered_load >= servers:
+        return None
+    try:
+        model = _wait_model(lam, spec.service_times, spec.shares, servers, spec.arrival_scv, requests)
+        if figure_kind(model.method) != "simulated":
+            return None
+        figures = model.wait.figures  # type: ignore[attr-defined]
+    except InvalidInput:
+        return None
+    mean, _, high = figures.quantile(QUANTILE)
+    dof = int(figures.arrivals.size) - 1
+    widen = float(stdtrit(dof, 0.5 + confidence / 2)) / float(stdtrit(dof, 0.975))
+    half = (high - mean) * widen
+    low_s, high_s = max(mean - half, 0.0), mean + half
+    objectives = wait_objectives(spec, degraded, (constraint,))
+    if all(high_s + part <= limit * (1 + _TOLERANCE) for _, _, part, limit in objectives):
+        passed: bool | None = True
+    elif any(low_s + part > limit * (1 + _TOLERANCE) for _, _, part, limit in objectives):
+        passed = False
     else:
-        model = MGc(arrival_rate=arrival_rate, service_times=list(times), probabilities=list(shares), servers=servers,
-                    arrival_scv=arrival_scv)
-    return float(model.wait.ppf(quantile)), figure_kind(model.method), model.method_note
+        passed = None
+    return Look(passed, model.requests, confidence, low_s, high_s)
+
+
+def wait_objectives(spec: PoolSpec, degraded: bool,
+                     constraints: Iterable[str]) -> list[tuple[str, str, float, float]]:
+    """(constraint, class, the part added to the wait W, limit) of the p99 objectives, seconds.
+
+    e2el: ``W_p99 + S_class <= SLO``; TTFT: ``W_p99 + T_first <= SLO_ttft``
+    (a class without a TTFT objective has no TTFT row). Class by class, e2el first.
+    """
+    wanted = set(constraints)
+    out: list[tuple[str, str, float, float]] = []
+    for c in spec.classes:
+        if "e2el_p99" in wanted:
+            out.append(("e2el_p99", c.name, c.service.total_s, c.e2el_slo(degraded)))
+        ttft = c.ttft_slo(degraded)
+        if "ttft_p99" in wanted and ttft is not None:
+            out.append(("ttft_p99", c.name, c.service.first_token_s, ttft))
+    return out
 
 
 @lru_cache(maxsize=4096)
@@ -304,17 +398,11 @@ def evaluate_pool(spec: PoolSpec, replicas_operational: int, *, degraded: bool,
             w99, kind, note = wait_quantile(lam, spec.service_times, spec.shares, servers, spec.arrival_scv)
         except InvalidInput as exc:  # a pool beyond the models' size limit: a miss that says why
             w99, kind, note = math.inf, NOT_EVALUATED, exc.fix
-        for c in spec.classes:
-            if "e2el_p99" in wanted:
-                slo = c.e2el_slo(degraded)
-                value = w99 + c.service.total_s
-                checks.append(FigureCheck("e2el_p99", c.name, value, slo, "s", value <= slo * (1 + _TOLERANCE), kind,
-                                          f"W_p99 + S_bucket; {note}"))
-            ttft = c.ttft_slo(degraded)
-            if "ttft_p99" in wanted and ttft is not None:
-                value = w99 + c.service.first_token_s
-                checks.append(FigureCheck("ttft_p99", c.name, value, ttft, "s", value <= ttft * (1 + _TOLERANCE), kind,
-                                          f"W_p99 + L_fixed + prefill + first token; {note}"))
+        described = {"e2el_p99": "W_p99 + S_bucket", "ttft_p99": "W_p99 + L_fixed + prefill + first token"}
+        for name, subject, part, limit in wait_objectives(spec, degraded, wanted):
+            value = w99 + part
+            checks.append(FigureCheck(name, subject, value, limit, "s", value <= limit * (1 + _TOLERANCE), kind,
+                                      f"{described[name]}; {note}"))
     if "tpot_p99" in wanted:
         for c in spec.classes:
             if c.tpot_slo_s is not None:

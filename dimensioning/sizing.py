@@ -51,8 +51,12 @@ from dimensioning.pool import (
     PoolSpec,
     PoolVerdict,
     ServiceClass,
+    Look,
     evaluate_pool,
     queue_factor,
+    screen_wait_objectives,
+    wait_is_simulated,
+    wait_objectives,
     wait_quantile,
 )
 from dimensioning.service_time import ServiceTime, service_time
@@ -522,25 +526,58 @@ def _safely_passes(spec: PoolSpec, replicas: int, degraded: bool, constraint: st
 # evaluations a non-binding constraint may spend on finding its own least N (large pools: each costs ~1 s)
 _NON_BINDING_PROBES = 3
 
+# A simulated p99 below the count another constraint asks for is found by two looks per probe: a run of
+# SCREEN_REQUESTS arrivals first, the full run (the models' default) only where the short run's interval
+# straddles the limit. Each look is judged at the ends of its two-sided 97.5% interval, so a probe errs in
+# either direction with probability at most 1.25% + 1.25% (Bonferroni), no more than one look at the
+# upper end of a 95% interval (2.5%).
+SCREEN_REQUESTS = 250_000
+SCREEN_CONFIDENCE = 0.975
+
 
 class _StopSearch(Exception):
     pass
 
 
 def _least_with_budget(spec: PoolSpec, degraded: bool, name: str, lower: int, hint: int,
-                       guess: int | None) -> tuple[int | None, bool]:
-    """(least N for one constraint, whether it is the exact least).
+                       guess: int | None) -> tuple[int | None, bool, Look | None]:
+    """(least N for one constraint, whether it is the exact least, the screening look that decided it).
 
-    When the constraint passes at ``hint - 1`` (another constraint asks for
-    more: this one does not bind), its own least N is searched with a few
-    evaluations only and the smallest passing count found is reported.
+    ``hint`` is the count the utilisation asks for, which N is never below.
+    When the constraint passes at ``hint`` it does not bind: its own least N
+    is searched with a few evaluations only and the smallest passing count
+    found is reported. No replica count depends on those evaluations, so
+    where the figure is simulated they are screening looks (``SCREEN_REQUESTS``
+    first, the full run only where that does not decide); the look that
+    decided the reported count is returned (None: the full check did).
+    Every evaluation that can raise N (at ``hint`` and above) is the full check.
     """
     def check(n: int) -> bool:
         return _safely_passes(spec, n, degraded, name)
 
-    if hint > lower and check(hint) and check(hint - 1):
+    looks: dict[int, Look] = {}
+
+    def screened(n: int) -> bool:
+        look = None
+        for requests in (SCREEN_REQUESTS, None):
+            look = screen_wait_objectives(spec, n, degraded=degraded, constraint=name, requests=requests,
+                                          confidence=SCREEN_CONFIDENCE)
+            if look is None:  # not simulated at n (exact, unstable, refused): the full check judges it
+                return check(n)
+            if look.passed is not None:
+                break
+        assert look is not None
+        looks[n] = look
+        return bool(look.passed)  # a full run whose interval straddles the limit: not met (conservative)
+
+    if hint > lower and check(hint):
+        if name in ("e2el_p99", "ttft_p99") and wait_is_simulated(spec, hint):
+            probe, found = screened, [hint]
+        elif check(hint - 1):
+            probe, found = check, [hint - 1]
+        else:
+            return hint, True, None  # passes at hint, not at hint - 1
         spent = [0]
-        found = [hint - 1]
 
         def budgeted(n: int) -> bool:
             if n >= found[0]:
@@ -549,7 +586,7 @@ def _least_with_budget(spec: PoolSpec, degraded: bool, name: str, lower: int, hi
                 raise _StopSearch
             spent[0] += 1
             try:
-                ok = check(n)
+                ok = probe(n)
             except _Refused:  # a smaller pool the models refuse: this constraint does not bind anyway
                 raise _StopSearch from None
             if ok:
@@ -557,10 +594,11 @@ def _least_with_budget(spec: PoolSpec, degraded: bool, name: str, lower: int, hi
             return ok
 
         try:
-            return least_replicas(budgeted, lower, hint - 1, guess), True
+            least, exact = least_replicas(budgeted, lower, found[0], guess), True
         except _StopSearch:
-            return found[0], False
-    return least_replicas(check, lower, hint, guess), True
+            least, exact = found[0], False
+        return least, exact, looks.get(least) if least is not None else None
+    return least_replicas(check, lower, hint, guess), True, None
 
 
 class _Refused(Exception):
@@ -604,6 +642,7 @@ def size_pool(spec: PoolSpec) -> tuple[int, tuple[Constraint, ...], tuple[str, .
                 continue
             label = f"{_LABELS[name]} ({state})" if name != "tpot_p99" else "tpot p99"
             exact_least = True
+            look: Look | None = None
             if name == "utilisation":
                 needed = hint
             elif name == "tpot_p99":
@@ -611,8 +650,14 @@ def size_pool(spec: PoolSpec) -> tuple[int, tuple[Constraint, ...], tuple[str, .
             else:
                 lower = max(floor_n - 1, 1) if name == "shed" else floor_n
                 guess = _closed_form_guess(spec, degraded, name, floor_n)
+                ceiling = hint
+                asked = max((c.replicas_needed for c in constraints if c.replicas_needed is not None), default=0)
+                if name in ("e2el_p99", "ttft_p99") and wait_is_simulated(spec, max(asked - extra, hint)):
+                    # N is at least what the constraints so far ask for: judge a simulated p99 there first
+                    # (the run the verdict at N reads) rather than at this state's utilisation count
+                    ceiling = max(hint, asked - extra)
                 try:
-                    needed, exact_least = _least_with_budget(spec, degraded, name, lower, hint, guess)
+                    needed, exact_least, look = _least_with_budget(spec, degraded, name, lower, ceiling, guess)
                 except _Refused as exc:
                     constraints.append(Constraint(label, None, f"not evaluated: {exc}"))
                     reasons.append(f"{label}: not evaluated: {exc}")
@@ -622,14 +667,22 @@ def size_pool(spec: PoolSpec) -> tuple[int, tuple[Constraint, ...], tuple[str, .
                 constraints.append(Constraint(label, None, why))
                 reasons.append(f"{label}: {why}")
                 continue
-            at = evaluate_pool(spec, max(needed, 1), degraded=degraded, only=(name,))
-            kinds = sorted({c.kind for c in at.checks}) or ["exact"]
-            limit = at.checks[0].limit if at.checks else rho_limit
+            if look is not None:
+                # decided by a screening look: no new full-length run for the kind and the limit
+                kinds, limit = ["simulated"], wait_objectives(spec, degraded, (name,))[0][3]
+            else:
+                at = evaluate_pool(spec, max(needed, 1), degraded=degraded, only=(name,))
+                kinds = sorted({c.kind for c in at.checks}) or ["exact"]
+                limit = at.checks[0].limit if at.checks else rho_limit
             detail = _DETAILS[name].format(limit=limit, limit_ms=limit * 1e3)
             if degraded and name != "tpot_p99":
                 detail += f" with {lost} replica(s) lost"
             if name not in ("utilisation", "tpot_p99") and not exact_least:
                 detail += f" (met from {needed + extra} on; the least is not searched further: another constraint binds)"
+            if look is not None:
+                detail += (f" (its own least, which no replica count depends on: another constraint asks for"
+                           f" {ceiling + extra}; simulated, {look.requests:,} requests, met at the upper end of the"
+                           f" {look.confidence:.1%} interval, two looks per count)")
             constraints.append(Constraint(label, needed + extra, detail, "+".join(kinds) if len(kinds) > 1 else kinds[0]))
     unattainable = [c for c in constraints if c.replicas_needed is None]
     attainable = [c.replicas_needed for c in constraints if c.replicas_needed is not None]
