@@ -1,14 +1,16 @@
 """The ``lpuplan`` command line: parse, call a library function, render.
 
 Each area registers its commands from its own module (``cli_*.py``) so the
-shell stays thin; see ``_AREAS`` below.
+shell stays thin; see ``_AREAS`` below. A command line loads only the area of
+the command it names (``areas_for``); ``app`` is the whole application.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Sequence
 
 import typer
 
@@ -16,16 +18,7 @@ from lpuplan import __version__
 from lpuplan.cli_support import EXIT_INVALID, guarded, stderr, stdout
 from lpuplan.output import OutputPathError, check_output_file, write_atomic
 
-__all__ = ["app", "main"]
-
-app = typer.Typer(
-    name="lpuplan",
-    help="Dimensioning and facility planning for Groq LPU inference.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+__all__ = ["app", "areas_for", "build_app", "main"]
 
 
 def _version(value: bool) -> None:
@@ -34,7 +27,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -43,7 +35,6 @@ def _root(
     """Dimensioning and facility planning for Groq LPU inference."""
 
 
-@app.command()
 @guarded
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to write the example project into.")] = Path("."),
@@ -67,7 +58,6 @@ def init(
     stdout.print(f"wrote {target}")
 
 
-@app.command()
 @guarded
 def validate(
     file: Annotated[Path, typer.Argument(help="Project file (TOML).")],
@@ -101,14 +91,65 @@ _AREAS: tuple[str, ...] = (
     "lpuplan.cli_export",
 )
 
-for _module in _AREAS:
-    importlib.import_module(_module).register(app)
+_COMMAND_AREAS: dict[str, str] = {
+    "plan": "lpuplan.cli_dimensioning", "queue": "lpuplan.cli_dimensioning", "size": "lpuplan.cli_dimensioning",
+    "facility": "lpuplan.cli_facility",
+    "bench": "lpuplan.cli_bench", "profile": "lpuplan.cli_bench",
+    "simulate": "lpuplan.cli_simulate",
+    "emulate": "lpuplan.cli_emulate",
+    "gameday": "lpuplan.cli_gameday",
+    "load": "lpuplan.cli_load",
+    "fidelity": "lpuplan.cli_fidelity",
+    "campaign": "lpuplan.cli_whatif", "cost": "lpuplan.cli_whatif", "forecast": "lpuplan.cli_whatif",
+    "search": "lpuplan.cli_whatif", "sweep": "lpuplan.cli_whatif",
+    "report": "lpuplan.cli_report",
+    "export": "lpuplan.cli_export", "import-worksheet": "lpuplan.cli_export",
+}
+"""The area that registers each command: ``lpuplan CMD`` loads that area only, so no command pays for the
+others' imports (``init`` and ``validate`` live here). tests/lpuplan/test_cli_imports.py checks it against
+what the areas register."""
+
+
+def build_app(areas: Sequence[str] = _AREAS) -> typer.Typer:
+    """The ``lpuplan`` application with the commands of ``areas`` (every area by default)."""
+    application = typer.Typer(
+        name="lpuplan",
+        help="Dimensioning and facility planning for Groq LPU inference.",
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    application.callback()(_root)
+    application.command()(init)
+    application.command()(validate)
+    for module in areas:
+        importlib.import_module(module).register(application)
+    return application
+
+
+def areas_for(arguments: Sequence[str]) -> tuple[str, ...]:
+    """The areas a command line needs: the named command's, or all of them (help, completion, a typo)."""
+    command = next((a for a in arguments if not a.startswith("-")), None)
+    if command in ("init", "validate"):
+        return ()
+    if command in _COMMAND_AREAS and not any(a in ("--install-completion", "--show-completion") for a in arguments):
+        return (_COMMAND_AREAS[command],)
+    return _AREAS
+
+
+def __getattr__(name: str) -> Any:
+    # ``from lpuplan.cli import app``: the whole application, built on first use (PEP 562)
+    if name == "app":
+        application = build_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
-
+    build_app(areas_for(sys.argv[1:]))()
 
 
 if __name__ == "__main__":

@@ -32,13 +32,11 @@ system's reason; the previous output stays whole.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
+import functools
 import errno
 import fcntl
 import json
 import os
-import secrets
 import shutil
 import sys
 from pathlib import Path
@@ -95,7 +93,7 @@ def _probe_writable(option: str, shown: Path, folder: Path) -> None:
     if not folder.is_dir():
         raise OutputPathError(option, str(shown), f"{folder} is a file, not a folder: choose a path under a folder")
     try:
-        probe = folder / f".lpuplan-probe-{secrets.token_hex(6)}"
+        probe = folder / f".lpuplan-probe-{os.urandom(6).hex()}"
         os.mkdir(probe)
         os.rmdir(probe)
     except OSError as exc:
@@ -231,7 +229,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, option: str
     except OSError as exc:
         raise _write_error(option, target, exc) from None
     while True:
-        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        tmp = target.parent / f".{target.name}.{os.urandom(6).hex()}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
             break
@@ -268,12 +266,15 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
+@functools.lru_cache(maxsize=1)
 def _libc_renameat2() -> Any:
+    """libc's ``renameat2`` through ctypes, looked up on the first swap (ctypes costs a command 15 ms to load)."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        function = libc.renameat2
+        function = ctypes.CDLL(None, use_errno=True).renameat2  # the process's own symbols hold libc's
     except (OSError, AttributeError):
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
@@ -281,15 +282,15 @@ def _libc_renameat2() -> Any:
     return function
 
 
-_renameat2 = _libc_renameat2()
-
-
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
-    if _renameat2 is None:
+    renameat2 = _libc_renameat2()
+    if renameat2 is None:
         return False
-    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True
+    import ctypes
+
     code = ctypes.get_errno()
     if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False  # kernel or file system without the exchange: the caller uses two renames
@@ -368,7 +369,7 @@ def output_set(target: str | os.PathLike[str], *, option: str = "--out") -> Iter
     except OSError as exc:
         raise _write_error(option, shown, exc) from None
     clean_leftovers(real)
-    staging = real.parent / f".{real.name}{_SET_TAG}{secrets.token_hex(6)}"
+    staging = real.parent / f".{real.name}{_SET_TAG}{os.urandom(6).hex()}"
     try:
         os.mkdir(staging, 0o777)  # the umask applies, as for any folder the user creates
     except OSError as exc:
@@ -407,7 +408,7 @@ def _commit(staging: Path, real: Path) -> None:
     if not real.exists():
         os.rename(staging, real)
     elif not _exchange(staging, real):
-        old = real.parent / f".{real.name}{_OLD_TAG}{secrets.token_hex(6)}"
+        old = real.parent / f".{real.name}{_OLD_TAG}{os.urandom(6).hex()}"
         os.rename(real, old)  # killed here: clean_leftovers of the next run puts `old` back
         os.rename(staging, real)
         shutil.rmtree(old, ignore_errors=True)

@@ -163,7 +163,7 @@ def test_leftovers_of_killed_runs_are_cleaned_and_a_half_swap_is_undone(tmp_path
 
 
 def test_the_two_rename_fallback_gives_the_same_set(tmp_path, monkeypatch):
-    monkeypatch.setattr(output, "_renameat2", None)
+    monkeypatch.setattr(output, "_libc_renameat2", lambda: None)
     target = tmp_path / "out"
     for text in ("one", "two"):
         with output_set(target) as staging:
