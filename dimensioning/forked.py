@@ -33,6 +33,7 @@ import pickle
 import signal
 import struct
 import sys
+import threading
 import weakref
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
@@ -66,6 +67,16 @@ def _write_all(fd: int, payload: bytes) -> None:
     view = memoryview(payload)
     while view:
         view = view[os.write(fd, view):]
+
+
+def _send(fd: int, payload: bytes) -> None:
+    """Write ``payload`` and close ``fd``; a child that is gone leaves nothing to do (its call runs here)."""
+    try:
+        _write_all(fd, payload)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:
@@ -116,13 +127,19 @@ class ForkedCall(Generic[T]):
                 os._exit(status)
         os.close(write)
         self._pid, self._fd = pid, read
+        self._sender: threading.Thread | None = None
         self._finalizer = weakref.finalize(self, _reap, pid, read)
 
     @classmethod
-    def _adopt(cls, function: Callable[[], T], pid: int | None, fd: int) -> ForkedCall[T]:
-        """A call whose child (``pid``, result pipe ``fd``) is already running, or none (``pid`` None)."""
+    def _adopt(cls, function: Callable[[], T], pid: int | None, fd: int,
+               sender: threading.Thread | None = None) -> ForkedCall[T]:
+        """A call whose child (``pid``, result pipe ``fd``) is already running, or none (``pid`` None).
+
+        ``sender``: the thread still writing the child's request; :meth:`result` and :meth:`close` wait
+        for it (it ends when the child has read the request or is gone)."""
         call: ForkedCall[T] = cls.__new__(cls)
         call.function, call._pid, call._fd = function, pid, fd
+        call._sender = sender
         if pid is not None:
             call._finalizer = weakref.finalize(call, _reap, pid, fd)
         return call
@@ -142,6 +159,8 @@ class ForkedCall(Generic[T]):
         self._pid = None
         os.close(self._fd)
         _, status = os.waitpid(pid, 0)
+        if self._sender is not None:
+            self._sender.join()  # done: the child read its request, or is gone
         if status == 0 and data:
             try:
                 value: T = pickle.loads(data)
@@ -151,10 +170,13 @@ class ForkedCall(Generic[T]):
         return self.function()
 
     def close(self) -> None:
-        """Abandon the child's work (when the caller fails before asking for the result)."""
+        """Abandon the child's work (when the caller fails before asking for the result): the child is stopped."""
         if self._pid is not None:
-            self._finalizer()
+            self._finalizer.detach()
+            _dismiss(self._pid, self._fd)
             self._pid = None
+            if self._sender is not None:
+                self._sender.join()
 
 
 def _serve(modules: Sequence[str], jobs: int, results: int) -> None:
@@ -177,13 +199,13 @@ def _serve(modules: Sequence[str], jobs: int, results: int) -> None:
     _write_all(results, payload)
 
 
-def _dismiss(pid: int, jobs: int, results: int) -> None:
-    """End a worker that got no work: it only loads modules or waits, so it is stopped, not waited for."""
+def _dismiss(pid: int, *fds: int) -> None:
+    """End a child whose work nobody will read (or a worker given none): stopped, not waited for."""
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    _reap(pid, jobs, results)
+    _reap(pid, *fds)
 
 
 class ForkedWorker:
@@ -238,13 +260,12 @@ class ForkedWorker:
         self._finalizer.detach()  # from here the pipes are closed explicitly, each once
         pid, jobs, results = self._pid, self._jobs, self._results
         self._pid, self._jobs, self._results = None, -1, -1
-        try:
-            _write_all(jobs, struct.pack("<Q", len(payload)) + payload)
-        except OSError:  # the child is gone: computed here
-            _dismiss(pid, jobs, results)
-            return here
-        os.close(jobs)
-        return ForkedCall._adopt(here.function, pid, results)
+        # a thread writes the request: a pipe holds 64 KiB and the child reads only once its imports are
+        # done, which must not hold this process up (os.write releases the GIL while it blocks)
+        sender = threading.Thread(target=_send, args=(jobs, struct.pack("<Q", len(payload)) + payload),
+                                  name="lpuplan-forked-request", daemon=True)
+        sender.start()
+        return ForkedCall._adopt(here.function, pid, results, sender)
 
     def close(self) -> None:
         """Send the worker away without work."""

@@ -115,3 +115,42 @@ def test_without_fork_a_worker_computes_here(monkeypatch):
     worker = ForkedWorker(["json"])
     assert not worker.ready
     assert worker.submit(_describe, [1.0], 3.0).result()["pid"] == os.getpid()
+
+
+def _size(payload: bytes) -> int:
+    return len(payload)
+
+
+@needs_fork
+def test_submitting_does_not_wait_for_the_workers_imports(tmp_path, monkeypatch):
+    """The request (more than a pipe holds) is written by a thread: this process goes on while the child imports."""
+    import sys
+    import time
+
+    from dimensioning.forked import ForkedWorker
+
+    (tmp_path / "slow_to_import_for_lpuplan_test.py").write_text("import time\ntime.sleep(2.0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    worker = ForkedWorker(["slow_to_import_for_lpuplan_test"])
+    started = time.monotonic()
+    call = worker.submit(_size, b"x" * 5_000_000)
+    assert time.monotonic() - started < 1.0  # not held up by the child's 2 s import
+    assert call.result() == 5_000_000
+    assert "slow_to_import_for_lpuplan_test" not in sys.modules
+
+
+@needs_fork
+def test_an_abandoned_worker_call_is_stopped_not_waited_for(tmp_path, monkeypatch):
+    import time
+
+    from dimensioning.forked import ForkedWorker
+
+    (tmp_path / "slower_to_import_for_lpuplan_test.py").write_text("import time\ntime.sleep(30.0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    call = ForkedWorker(["slower_to_import_for_lpuplan_test"]).submit(_size, b"x" * 1_000_000)
+    pid = call._pid
+    started = time.monotonic()
+    call.close()
+    assert time.monotonic() - started < 10.0
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
