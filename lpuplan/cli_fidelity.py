@@ -75,14 +75,20 @@ def render(report: Any) -> None:
     stdout.print(f"  client round trip {_ms(rt.value)} (95% CI {_ms(rt.ci95[0])}-{_ms(rt.ci95[1])})")
     for name, iso in report.isolated.items():
         server = f", server {_ms(iso.server.value)}" if iso.server is not None else ""
-        slot = next(p.prediction.service_s for p in report.results[0].pools if p.name == name)
+        first = next(p.prediction for p in report.results[0].pools if p.name == name)
+        slot = "" if first.model == "M/G/1" else f"; D = median - round trip = {_ms(first.service_s)}"
         stdout.print(f"  isolated {name} ({iso.prompt_tokens}:{iso.output_tokens}): e2el mean {_ms(iso.e2el.value)}"
                      f" (95% CI {_ms(iso.e2el.ci95[0])}-{_ms(iso.e2el.ci95[1])}, CV {iso.e2el.cv:.3f}),"
-                     f" median {_ms(iso.e2el.median)}{server}; D = median - round trip = {_ms(slot)}")
+                     f" median {_ms(iso.e2el.median)}{server}{slot}")
     for r in report.results:
         stdout.print(f"rho {r.rho:g}: {r.arrival_rate:.2f} req/s; shed {r.shed}, errors {r.errors},"
                      f" send lag p99 {r.send_lag_p99_ms:.2f} ms" + (" FELL BEHIND" if r.fell_behind else ""))
         for p in r.pools:
+            pred = p.prediction
+            if pred.model == "M/G/1":
+                stdout.print(f"  {p.name}: M/G/1, service measured just before: mean {_ms(pred.service_s)} (CV"
+                             f" {pred.service_cv:.2f}, {pred.service_samples} samples), + {_ms(pred.overhead_s)} off the"
+                             " server")
             for c in p.comparisons:
                 m = c.measured
                 spread = m.run_spread_s
@@ -91,6 +97,10 @@ def render(report: Any) -> None:
                              f"{_ms(c.run_range_s[1])} -> {c.verdict} (error {c.relative_error:+.1%})")
                 stdout.print(f"  {'':{len(label)}}  measured {_ms(m.value_s)}, iid 95% CI {_ms(m.iid_ci95_s[0])}-"
                              f"{_ms(m.iid_ci95_s[1])}, runs {_ms(spread[0])}-{_ms(spread[1])}")
+            for c in p.given_service_comparisons:
+                stdout.print(f"  {p.name} p{c.quantile * 100:g} given the service under load: predicted"
+                             f" {_ms(c.predicted_s)}, run range {_ms(c.run_range_s[0])}-{_ms(c.run_range_s[1])} ->"
+                             f" {c.verdict} (error {c.relative_error:+.1%})")
         for line in r.residual:
             stdout.print(f"  - {line}", soft_wrap=True)
     for note in report.notes:

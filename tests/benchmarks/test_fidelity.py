@@ -163,3 +163,56 @@ def test_fidelity_cli_rejects_bad_input():
     assert result.exit_code == 2 and "--rho" in result.output
     result = runner.invoke(app, ["fidelity", "http://127.0.0.1:9/v1"])
     assert result.exit_code == 2 and "--project/--shape" in result.output
+
+
+def test_an_empirical_service_law_gives_the_exact_mg1_and_a_simulated_range_around_it():
+    from dimensioning.queueing import MG1
+
+    constant = predict_pool(7.0, 0.0, 1, requests_per_run=300, replications=20, seed=1, service_samples_s=[0.1] * 30)
+    assert constant.model == "M/G/1" and constant.service_cv == pytest.approx(0.0, abs=1e-12)
+    assert constant.point_s[0.99] == pytest.approx(float(MDc(arrival_rate=7.0, service_time=0.1, servers=1).sojourn.ppf(0.99)))
+    two = [0.05] * 10 + [0.15] * 10  # mean 0.1, CV 0.5
+    pred = predict_pool(7.0, 0.0, 1, requests_per_run=4000, runs=2, replications=100, seed=2, service_samples_s=two,
+                        overhead_s=0.002)
+    exact = MG1(7.0, (0.05, 0.15), (0.5, 0.5))
+    assert pred.utilization == pytest.approx(0.7) and pred.service_s == pytest.approx(0.1)
+    assert pred.point_s[0.99] == pytest.approx(float(exact.sojourn.ppf(0.99)) + 0.002)
+    lo, hi = pred.run_range_s[0.99]
+    assert lo < pred.point_s[0.99] < hi  # the simulated runs (bootstrap of the law) straddle the exact law
+    assert pred.point_s[0.99] > predict_pool(7.0, 0.1, 1, requests_per_run=300, replications=10).point_s[0.99] + 0.002
+    with pytest.raises(Exception, match="one server"):
+        predict_pool(7.0, 0.0, 2, requests_per_run=300, service_samples_s=two)
+
+
+def test_many_samples_become_at_most_48_atoms_with_the_mean_kept():
+    from benchmarks.validate.predict import _atoms
+
+    sample = np.random.default_rng(3).gamma(4.0, 0.002, 1001)
+    times, weights = _atoms(sample)
+    assert len(times) == 48 and sum(weights) == pytest.approx(1.0)
+    assert float(np.dot(times, weights)) == pytest.approx(float(sample.mean()), rel=1e-12)
+
+
+def test_one_server_on_the_emulator_the_saturated_service_law_is_the_emulated_one():
+    """One FCFS server (1 replica x 1 slot) with S = 20 ms of wall time: the bursts measure S, the model is M/G/1."""
+    spec = PoolSpec("p64", 64, 50, 640.0, 100.0, 0.4, 1, 1, queue_cap=None)  # S = 1.0 s emulated, 20 ms wall at x50
+    with EmulatorProcess(EmulatorConfig(pools=(spec,), time_scale=50.0)) as emu:
+        report = run_fidelity(emu.url, [PoolDesign("p64", 64, 50, 1.0, 1)], rhos=(0.7,), requests=150, runs=1,
+                              tokenizer="words", bench_repeats=6, replications=100, max_send_lag_ms=25.0,
+                              server_time_scale=50.0, stream=False)
+    (result,) = report.results
+    (pool,) = result.pools
+    saturated = result.saturated
+    assert saturated is not None and saturated.shed == 0 and saturated.errors == 0
+    # the emulator's schedule is exact: its time per request at saturation is S (to its timer's wake-up jitter)
+    assert saturated.makespan.value == pytest.approx(0.020, rel=0.05)
+    assert saturated.mean.value == pytest.approx(saturated.makespan.value, rel=1e-9)
+    assert pool.prediction.model == "M/G/1" and pool.prediction.utilization == pytest.approx(0.7, rel=1e-9)
+    assert pool.prediction.service_s == pytest.approx(saturated.mean.value, rel=1e-9)
+    assert pool.given_service is not None and len(pool.given_service_comparisons) == 3
+    assert any("service on the server" in line for line in result.residual)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert latency_keys_in_seconds(data) == []
+    assert data["results"][0]["saturated"]["makespan"]["mean_ms"] == pytest.approx(saturated.makespan.value * 1e3)
+    if not result.fell_behind:
+        assert pool.comparisons[-1].verdict in ("consistent", "undecided"), pool.comparisons[-1]

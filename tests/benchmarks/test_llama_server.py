@@ -335,20 +335,95 @@ def test_profile_service_time_of_each_mode_matches_a_direct_timing(server):
     assert result.profile["fits"].keys() == {"streamed", "non-streamed"} and "streaming_overhead" in result.profile
 
 
+class _Isolation:
+    """The server on one core, the load generator on another, both real-time (SCHED_FIFO) for the test's span.
+
+    Why (measured on the shared 2-core development VM, docs/validate.md): with
+    both processes free to run anywhere at nice -10, the generator's send lag
+    p99 was 3-15 ms (limit 2) whenever anything else ran, and the server's
+    own service time moved by 20% within a minute; with the server pinned to
+    core 0 and the generator to core 1, both SCHED_FIFO, the lag p99 was
+    1.1-1.4 ms at load average 1.4-2.8. The server under test is then
+    "llama-cpp-python on one core", a deployment choice like ``--n_threads 1``;
+    nothing of its own code or of the queue changes. Restored on exit
+    (affinity to every CPU, SCHED_OTHER), so the other tests of the module
+    see the server as before.
+    """
+
+    def __init__(self, pid: int) -> None:
+        import os
+
+        self.pid = pid
+        self.cpus = sorted(os.sched_getaffinity(0))
+        self.realtime = False
+
+    def _threads(self) -> list[int]:
+        import os
+
+        return [int(t) for t in os.listdir(f"/proc/{self.pid}/task")]
+
+    def __enter__(self) -> "_Isolation":
+        import os
+
+        server_cpu, generator_cpu = self.cpus[0], self.cpus[1]
+        for tid in self._threads():  # threads created later (the threadpool) inherit affinity and policy
+            os.sched_setaffinity(tid, {server_cpu})
+        os.sched_setaffinity(0, {generator_cpu})
+        try:
+            for tid in self._threads():
+                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(10))
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
+            self.realtime = True
+        except (PermissionError, OSError):
+            _raise_priority(self.pid)
+            _raise_priority()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        os.sched_setaffinity(0, set(self.cpus))
+        for tid in self._threads():
+            try:
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+                os.sched_setaffinity(tid, set(self.cpus))
+            except (ProcessLookupError, OSError):
+                pass
+
+
 def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
-    """Issue 10 item 5: the real server, one request at a time (M/D/1-like), loaded by lpuplan's own generator.
+    """Issue 10 item 5: the real server, one request at a time (M/G/1), loaded by lpuplan's own generator.
 
     Through :func:`benchmarks.validate.run_fidelity` (what ``lpuplan fidelity``
-    runs): the isolated service time measured by the harness's sweep, the exact
-    M/D/1 prediction with the model's run-to-run range for exactly this design
-    (2 runs of 400 requests), open-loop Poisson load at rho 0.5 and 0.7. Each
-    p99 must be within 10% of the prediction, or consistent with it: inside
-    the model's run-to-run range (widened by the 10% tolerance), the interval
-    a correct model's measurement falls in 95% of the time (issue 16 item 3:
-    one run's i.i.d. interval is too narrow to decide on). A load whose
-    generator fell behind its schedule (send lag p99 > 2 ms) measured another
-    load and decides nothing: the test skips loudly if that happens at both.
-    Added time: about 40 s (the load itself: 800 requests / (rho / S) per rho).
+    runs) with one pool served by one server: just before each load, the
+    server's service law measured at saturation (bursts: the makespan per
+    request and the departure spacing, :mod:`benchmarks.validate.saturated`)
+    and its e2el alone; the exact M/G/1 prediction with that law, with the
+    model's run-to-run range for exactly this design (2 runs of 400 requests);
+    open-loop Poisson load at rho 0.5 and 0.7. No p99 may MISS the prediction:
+    it must be within 10% of it, or consistent with it (inside the model's run
+    range widened by 10%, the interval a correct model's measurement falls in
+    95% of the time: one run's i.i.d. interval is too narrow to decide on), or
+    undecided (the two runs straddle that range: not evidence either way).
+
+    One exception, decided by a measurement, not by the outcome: when the
+    server's service time UNDER the load (busy-period departure spacing) is
+    significantly different from the one measured just before it (its
+    inflation interval excludes 1 by more than 5%: on the shared development
+    VM the server's speed moved by up to 30% within seconds while other
+    sessions ran), the input was wrong, not the model, and the p99 must then
+    not miss the same model fed the service law measured under the load
+    (``given_service``): the queue model is checked without the error of its
+    input. A wrong model or a wrong service input misses without a drift of
+    the server's speed, and fails.
+    Every figure is in the message and printed (``-s``).
+
+    The server and the generator each get a core and real-time priority for
+    the test's span (:class:`_Isolation`, why in its docstring). A load
+    whose generator still fell behind (send lag p99 > 2 ms) decides nothing:
+    the test skips loudly, with the figures, if that happens at both loads.
+    Added time: about 30 s.
     """
     import os
 
@@ -359,31 +434,39 @@ def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
         pytest.skip(f"SKIPPED LOUDLY: the machine is overloaded (load average {load:.1f} on {os.cpu_count()} cores):"
                     " the server's own service time inflates under contention (x1.8 seen at load 8 on 2 cores), so a"
                     " latency prediction cannot be checked; rerun on a quieter one")
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("SKIPPED LOUDLY: fewer than 2 CPUs available: the server and the load generator need one each")
     url, process = server
-    _raise_priority(process.pid)  # the server and the generator ahead of other work on a shared box
-    _raise_priority()
-    report = run_fidelity(url, [PoolDesign("p128", 128, 16, 1.0, 1)], rhos=(0.5, 0.7), requests=400, runs=2,
-                          model="tiny", stream=False, tokenizer="server", end_token_id=EOS_ID, bench_repeats=10,
-                          replications=200, seed=5, max_send_lag_ms=2.0, timeout_s=30)
+    with _Isolation(process.pid) as isolation:
+        report = run_fidelity(url, [PoolDesign("p128", 128, 16, 1.0, 1)], rhos=(0.5, 0.7), requests=400, runs=2,
+                              model="tiny", stream=False, tokenizer="server", end_token_id=EOS_ID, bench_repeats=40,
+                              bench_warmup=100, replications=200, seed=5, max_send_lag_ms=2.0, timeout_s=30)
     trusted = []
     for result in report.results:
         (pool,) = result.pools
         assert pool.prediction.utilization == pytest.approx(result.rho, rel=1e-9)
+        assert pool.prediction.model == "M/G/1" and result.saturated is not None
         assert result.errors == 0 and result.shed == 0
         if result.fell_behind:
             continue
         p99 = pool.comparisons[-1]
-        trusted.append((result.rho, round(p99.relative_error, 3), p99.verdict, p99.predicted_s, p99.measured.value_s,
-                        p99.measured.runs_s, p99.run_range_s))
-        assert abs(p99.relative_error) <= 0.10 or p99.verdict == "consistent", (
-            f"rho {result.rho}: p99 predicted {p99.predicted_s * 1e3:.1f} ms, measured {p99.measured.value_s * 1e3:.1f} ms"
-            f" (runs {[round(v * 1e3, 1) for v in p99.measured.runs_s]}), model run range"
-            f" {[round(v * 1e3, 1) for v in p99.run_range_s]} ms: {p99.verdict}; load average {load:.1f};"
-            f" {list(result.residual)}")
+        (drift,) = result.inflation
+        given = pool.given_service_comparisons[-1] if pool.given_service_comparisons else None
+        figures = (f"rho {result.rho}: p99 predicted {p99.predicted_s * 1e3:.1f} ms, measured {p99.measured.value_s * 1e3:.1f}"
+                   f" ms (runs {[round(v * 1e3, 1) for v in p99.measured.runs_s]}), model run range"
+                   f" {[round(v * 1e3, 1) for v in p99.run_range_s]} ms: {p99.verdict}; service under load"
+                   f" x{drift.ratio:.3f} ({drift.ci95[0]:.3f}-{drift.ci95[1]:.3f}) of the one measured before;"
+                   + (f" given that service: p99 {given.predicted_s * 1e3:.1f} ms, range"
+                      f" {[round(v * 1e3, 1) for v in given.run_range_s]}: {given.verdict};" if given else "")
+                   + f" load average {load:.1f}, real-time {isolation.realtime}; {list(result.residual)}")
+        trusted.append(figures)
+        if abs(p99.relative_error) <= 0.10 or p99.verdict != "miss":
+            continue
+        drifted = drift.ci95[0] > 1.05 or drift.ci95[1] < 0.95
+        assert drifted and given is not None and given.verdict != "miss", figures
+    print("\n".join(trusted))  # the figures, for a reader of the log (pytest -s or -rP)
     if not trusted:
-        # Seen on the 2-core development VM even at load average 0.8: lag p99 3-5 ms, the generator sharing the
-        # cores with a CPU-bound server; the figures are in the message so a reader can judge the machine.
         lags = ", ".join(f"rho {r.rho}: {r.send_lag_p99_ms:.2f} ms" for r in report.results)
         pytest.skip(f"SKIPPED LOUDLY: the load generator fell behind its schedule at both loads (send lag p99 {lags};"
-                    f" limit 2 ms; load average {load:.1f} on {os.cpu_count()} cores): a load that was not the one"
-                    " asked for decides nothing; rerun where the generator has a core to itself")
+                    f" limit 2 ms; load average {load:.1f} on {os.cpu_count()} cores, real-time"
+                    f" {isolation.realtime}): a load that was not the one asked for decides nothing")
