@@ -590,8 +590,11 @@ class FailureModel:
             for p, n in sorted(self.pool_replicas.items())
         )
         feed_loads = []
+        # a load changes only where a rack it feeds changed sides (an element fed by no such rack computes
+        # the same sums as in normal running): a rack or pod loss cuts no power and changes no load
+        changed = frozenset().union(*(out.cut[side] ^ base.cut[side] for side in SIDES))
         for e, info in self._power.items():
-            if e in out.power_off or not self._power_racks[e] & self._populated:
+            if e in out.power_off or not self._power_racks[e] & self._populated or not self._power_racks[e] & changed:
                 continue
             load, legs = self._loads(e, out.cut)
             base_load, _ = self._loads(e, base.cut)

@@ -24,6 +24,7 @@ from facility.gameday.model import GameDayPool, GameDaySettings
 # the prediction (simulator, numba, scipy.stats) loads where a prediction runs: rendering a
 # summary read from the result cache needs none of it
 if TYPE_CHECKING:
+    from facility.failure import FailureModel
     from facility.gameday.predict import DomainPrediction
     from lpuplan.plan import Plan
 
@@ -87,8 +88,12 @@ def predict_plan(
     scheduler: str | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    model: FailureModel | None = None,
 ) -> list[DomainPrediction]:
-    """Predict the named domains, or every domain at ``level``, for a plan."""
+    """Predict the named domains, or every domain at ``level``, for a plan.
+
+    ``model``: the facility's failure model if the caller has built it (it is built otherwise).
+    """
     from facility.gameday.predict import predict_domains
 
     settings = settings or GameDaySettings()
@@ -96,12 +101,12 @@ def predict_plan(
     names = [parse_domain(d) for d in domains]
     assert plan.facility is not None
     if level is not None:
-        names += domains_at_level(plan.facility, level)
+        names += domains_at_level(plan.facility, level, model)
     if not names:
         raise InvalidInput("--domain", None, "name a failure domain (--domain rack:NAME) or a level (--level rack)")
     names = list(dict.fromkeys(names))
     return predict_domains(plan.facility, pools, names, settings, rate_scale=rate_scale, scheduler=scheduler,
-                           workers=workers, progress=progress)
+                           workers=workers, progress=progress, model=model)
 
 
 @dataclass(frozen=True)
@@ -168,25 +173,27 @@ def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None, *, se
     """
     if plan.facility is None:
         return None
+    from facility.gameday.blast import failure_model
+
     settings = settings or GameDaySettings(**SUMMARY_SETTINGS, seed=seed or 0)
     level = plan.facility.required_level
-    levels = [level] + ([LEVEL_ABOVE[level]] if LEVEL_ABOVE.get(level) else [])
-    out = []
-    for lv in levels:
-        assert lv is not None
-        names = domains_at_level(plan.facility, lv)
-        predictions = predict_plan(plan, domains=names, settings=settings, workers=1) if names else []
-        out.append(_level_summary(lv, predictions))
+    model = failure_model(plan.facility)  # one model lists every row's domains
+    rows: list[tuple[str, list[str]]] = [(lv, domains_at_level(plan.facility, lv, model))
+                                         for lv in [level] + ([LEVEL_ABOVE[level]] if LEVEL_ABOVE.get(level) else [])
+                                         if lv is not None]
     k = plan.facility.n_plus
     if k >= 2:
         # N+k for k >= 2: the worst k domains of the level fail together (the facility's exact worst sets, per pool)
-        from facility.gameday.blast import failure_model
-
-        worst = failure_model(plan.facility).worst(level, k, pools=sorted(plan.facility.replica_counts))
-        sets = sorted({"+".join(w.domains) for pool, w in worst.items() if pool is not None and w.domains})
-        predictions = predict_plan(plan, domains=sets, settings=settings, workers=1) if sets else []
-        out.append(_level_summary(f"{level} x{k}", predictions))
-    return GameDaySummary(tuple(out), settings)
+        worst = model.worst(level, k, pools=sorted(plan.facility.replica_counts))
+        rows.append((f"{level} x{k}", sorted({"+".join(w.domains) for pool, w in worst.items()
+                                              if pool is not None and w.domains})))
+    # One prediction for every row's domains: a domain's prediction depends only on its own losses
+    # (each (pool, replicas lost) is simulated with the same seeds whatever else is predicted), so the
+    # rows share the runs of the losses they have in common (rack and pod often lose one replica per pool).
+    names = list(dict.fromkeys(name for _, row in rows for name in row))
+    predictions = (dict(zip(names, predict_plan(plan, domains=names, settings=settings, workers=1, model=model)))
+                   if names else {})
+    return GameDaySummary(tuple(_level_summary(lv, [predictions[n] for n in row]) for lv, row in rows), settings)
 
 
 def _margin(x: float) -> str:

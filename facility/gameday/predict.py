@@ -37,6 +37,7 @@ from dimensioning.executor import run_tasks, task_seeds
 
 from facility.gameday.abort import AbortCondition, Precondition, abort_conditions, preconditions
 from facility.gameday.bands import Band, band, bands_over_intervals, t_multiplier
+from facility.failure import FailureModel
 from facility.gameday.blast import BlastRadius, blast_radius, failure_model
 from facility.gameday.model import PHASES, SIGNALS, GameDayPool, GameDaySettings
 from facility.gameday.steady import (
@@ -241,12 +242,15 @@ def predict_domains(
     scheduler: str | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    model: FailureModel | None = None,
 ) -> list[DomainPrediction]:
     """Predict every domain in ``domains`` (module notes).
 
     ``pools`` maps each pool name of the facility to its game-day figures
     (replica counts must match the facility's final counts). ``rate_scale``
     is the day's load over the sized peak (shown in the preconditions).
+    ``model``: the facility's failure model if the caller has built it
+    (:func:`~facility.gameday.blast.failure_model` of the same ``facility``).
     """
     if not domains:
         raise InvalidInput("--domain", [], "give at least one failure domain (or --level LEVEL)")
@@ -256,7 +260,7 @@ def predict_domains(
         if pools[name].replicas != count:
             raise InvalidInput(f"pools[{name}].replicas", pools[name].replicas,
                                f"the facility places {count}: build the game-day pools from the same plan")
-    model = failure_model(facility)
+    model = model or failure_model(facility)
     blasts = [blast_radius(facility, d, model) for d in domains]
     keys = sorted({(pool, lost) for b in blasts for pool, lost in b.signature()})
     seeds = task_seeds(settings.seed, settings.seeds)

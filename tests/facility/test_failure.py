@@ -276,3 +276,35 @@ def test_the_fallback_for_too_many_interacting_sets_is_a_safe_bound(monkeypatch,
             truth = brute_force_worst(model, level, k, "a")
             assert got.lost >= truth
             assert not got.exact or got.lost == truth
+
+
+def _every_changed_load(model: FailureModel, domains) -> tuple[tuple[str, float, float], ...]:
+    """Brute force: every powered element feeding a placed rack whose load differs from normal running."""
+    names = tuple(dict.fromkeys(model.resolve(d) for d in domains))
+    out, base = model._outage(names), model._base
+    return tuple((e, model._loads(e, out.cut)[0], model._loads(e, base.cut)[0]) for e in model._power
+                 if e not in out.power_off and model._power_racks[e] & model._populated
+                 and abs(model._loads(e, out.cut)[0] - model._loads(e, base.cut)[0]) > 1e-12)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    rows=st.integers(1, 2),
+    racks_per_pod=st.integers(1, 2),
+    replicas=st.integers(1, 4),
+    supply=st.sampled_from([{}, {"row_kw": 70.0}, {"pod_kw": 40.0}, {"room_kw": 120.0}]),
+)
+def test_a_domains_feed_loads_are_every_load_it_changes(rows, racks_per_pod, replicas, supply):
+    # impact() only looks at elements feeding a rack whose supply changed side: the same list as looking at all
+    fac = make_facility(rows=rows, pods_per_row=2, racks_per_pod=racks_per_pod, supply=supply,
+                        cooling={"unit_kw": 150.0, "racks_per_zone": 2, "redundancy": 1})
+    r = plan_facility(None, fac, Redundancy(level="rack", n_plus=0), [pool("a", replicas, chips=32)])
+    model = FailureModel.from_result(r)
+    sets = [(d,) for level in ("node", "rack", "pod", "row", "feed", "cooling", "fabric") for d in model.domains(level)]
+    sets += list(itertools.combinations(model.domains("feed"), 2))
+    seen = 0
+    for domains in sets:
+        got = tuple((f.element, f.load_kw, f.baseline_kw) for f in model.impact(list(domains)).feed_loads)
+        assert got == _every_changed_load(model, domains), domains
+        seen += bool(got)
+    assert seen  # a lost feed moves its racks onto the other side: some loads change
