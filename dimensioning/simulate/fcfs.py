@@ -12,7 +12,13 @@ The queue's own dynamics, written as recursions over the admitted requests
   last max(c, K) start times carries the state: O(1) per request.
 - Any service times, no capacity (M/G/c of a bucket mixture): the
   Kiefer-Wolfowitz recursion ``S = max(T, min_j F_j)``, ``F_j <- S + S_n``
-  over a binary min-heap of the c servers' free times: O(log c).
+  over the c servers' free times. Start times never decrease under FCFS, so
+  the free times ``S + s`` made with one service value ``s`` arrive in
+  sorted order: with a few distinct values (a bucket mixture) the free times
+  are kept as one sorted queue per value and the minimum is the least of
+  their heads, O(number of values) per request; with more distinct values
+  than ``MAX_CLASSES``, in a binary min-heap, O(log c). Both hold the same
+  multiset of free times, so they give the same waits, bit for bit (tested).
 
 Both run in chunks: the state (ring or heap, admitted count) is carried from
 one chunk to the next, so a run of any length needs only one chunk of
@@ -24,11 +30,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["DeterministicFCFS", "GeneralFCFS", "BLOCKED", "MAX_STATE"]
+__all__ = ["DeterministicFCFS", "GeneralFCFS", "BLOCKED", "MAX_STATE", "MAX_CLASSES"]
 
 BLOCKED = -1.0
 #: Largest ring (max(c, K)) or heap (c) the kernels hold: 8 bytes each, 80 MB at the limit.
 MAX_STATE = 10_000_000
+#: Most distinct service values kept as sorted queues (beyond: the heap); their c x values state, at most:
+MAX_CLASSES = 8
+_MAX_CLASS_STATE = 1 << 23  # 64 MB
 
 
 @njit(cache=True, nogil=True)
@@ -92,6 +101,60 @@ def _general_chunk(arrival, service, heap, wait):
         heap[j] = value
 
 
+@njit(cache=True, nogil=True)
+def _classes_chunk(arrival, service, values, queues, heads, sizes, state, wait):
+    """Waits of one chunk with one sorted queue of free times per service value; returns the requests done.
+
+    ``values[:state[1]]``: the service values seen; ``queues[k]``: a ring of the
+    free times made with ``values[k]`` (``heads[k]`` the oldest, ``sizes[k]``
+    how many); ``state[0]``: servers never used yet (free at 0). Stops early,
+    returning the index of the request, at a service value beyond ``values``' room.
+    """
+    c = queues.shape[1]
+    room = values.shape[0]
+    fresh = state[0]
+    used = state[1]
+    n = arrival.shape[0]
+    for i in range(n):
+        t = arrival[i]
+        x = service[i]
+        k = 0
+        while k < used and values[k] != x:
+            k += 1
+        if k == used:
+            if used == room:
+                n = i
+                break
+            values[used] = x
+            used += 1
+        # the earliest free time: a never-used server (0), else the least head
+        if fresh > 0:
+            fresh -= 1
+            s = t if t > 0.0 else 0.0
+        else:
+            best = -1
+            free = 0.0
+            for j in range(used):
+                if sizes[j] > 0:
+                    head = queues[j, heads[j]]
+                    if best < 0 or head < free:
+                        best = j
+                        free = head
+            h = heads[best] + 1
+            heads[best] = 0 if h == c else h
+            sizes[best] -= 1
+            s = t if t > free else free
+        wait[i] = s - t
+        tail = heads[k] + sizes[k]
+        if tail >= c:
+            tail -= c
+        queues[k, tail] = s + x
+        sizes[k] += 1
+    state[0] = fresh
+    state[1] = used
+    return n
+
+
 class DeterministicFCFS:
     """State of a c-server FCFS queue with service D and optional capacity K (seconds)."""
 
@@ -115,15 +178,43 @@ class DeterministicFCFS:
 
 
 class GeneralFCFS:
-    """State of a c-server FCFS queue with any service times and no capacity."""
+    """State of a c-server FCFS queue with any service times and no capacity (module notes: two layouts)."""
 
     def __init__(self, servers: int) -> None:
         if servers > MAX_STATE:
             raise ValueError(f"{servers:,} servers exceed {MAX_STATE:,}")
-        self.heap = np.zeros(int(servers))
+        c = int(servers)
+        self.heap: np.ndarray | None = None
+        self._queues: tuple[np.ndarray, ...] | None = None
+        if c * MAX_CLASSES <= _MAX_CLASS_STATE:
+            self._queues = (np.empty(MAX_CLASSES), np.empty((MAX_CLASSES, c)), np.zeros(MAX_CLASSES, np.int64),
+                            np.zeros(MAX_CLASSES, np.int64), np.array([c, 0], np.int64))
+        else:
+            self.heap = np.zeros(c)
+
+    def free_times(self) -> np.ndarray:
+        """The servers' free times, sorted (s)."""
+        if self.heap is not None:
+            return np.sort(self.heap)
+        assert self._queues is not None
+        values, queues, heads, sizes, state = self._queues
+        c = queues.shape[1]
+        parts = [np.zeros(int(state[0]))]
+        parts += [queues[k, (heads[k] + np.arange(sizes[k])) % c] for k in range(int(state[1]))]
+        return np.sort(np.concatenate(parts))
 
     def waits(self, arrival: np.ndarray, service: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         arrival = np.ascontiguousarray(arrival, dtype=float)
+        service = np.ascontiguousarray(service, dtype=float)
         wait = np.empty(arrival.shape[0]) if out is None else out
-        _general_chunk(arrival, np.ascontiguousarray(service, dtype=float), self.heap, wait)
+        done = 0
+        if self._queues is not None:
+            done = _classes_chunk(arrival, service, *self._queues, wait)
+            if done < arrival.shape[0]:
+                # one service value more than the queues hold: the same free times, as a heap from here on
+                self.heap = self.free_times()  # a sorted array is a min-heap
+                self._queues = None
+        if done < arrival.shape[0]:
+            assert self.heap is not None
+            _general_chunk(arrival[done:], service[done:], self.heap, wait[done:])
         return wait
