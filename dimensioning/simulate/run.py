@@ -180,6 +180,11 @@ def simulate(
         raise InvalidInput("pool", len(pools), f"give one pool per bucket ({len(labels)}), or one shared pool")
     if requests is not None and requests > MAX_REQUESTS:
         raise InvalidInput("requests", requests, f"simulate at most {MAX_REQUESTS:,} requests per run")
+    if requests is None and duration_s is not None and arrivals.mean_rate * duration_s > MAX_REQUESTS:
+        # checked before drawing: at 1e6 requests/s an 8-minute game day is 480 million arrivals (36 GB)
+        raise InvalidInput("duration", duration_s, f"{arrivals.mean_rate:,.6g} requests/s for {duration_s:,.6g} s is about "
+                           f"{arrivals.mean_rate * duration_s:,.0f} requests; simulate at most {MAX_REQUESTS:,} per"
+                           " run: shorten the run, or simulate a smaller share of the traffic")
     if not (0 <= warmup_fraction < 1):
         raise InvalidInput("warmup_fraction", warmup_fraction, "give a fraction in [0, 1)")
     if not isinstance(seed, (int, np.integer)) or seed < 0:

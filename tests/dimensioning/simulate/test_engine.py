@@ -283,3 +283,15 @@ def test_bad_pool_and_failure_are_rejected():
         simulate(Pool(replicas=2), Poisson(1.0), DeterministicService(1.0), seed=0, requests=10, failure=Failure((5,), 1.0))
     with pytest.raises(InvalidInput):
         Failure((0,), 5.0, recover_at_s=4.0)
+
+
+def test_a_run_by_duration_too_long_for_memory_is_refused_before_drawing_naming_rate_and_duration():
+    """1e6 requests/s for an 8-minute game day is 480 million arrivals: exit 2 with the figures, not an OOM kill."""
+    from dimensioning.errors import InvalidInput
+    from dimensioning.simulate import DeterministicService, Poisson, Pool, simulate
+    from dimensioning.simulate.run import MAX_REQUESTS
+
+    with pytest.raises(InvalidInput) as caught:
+        simulate(Pool(replicas=4, slots=16), Poisson(1e6), DeterministicService(3.7, "p2048"), seed=1, duration_s=480.0)
+    assert caught.value.field == "duration" and "480,000,000 requests" in str(caught.value)
+    assert f"{MAX_REQUESTS:,}" in str(caught.value)
