@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from lpuplan.plan import Plan
 
 __all__ = ["gameday_pools", "predict_plan", "LevelSummary", "GameDaySummary", "gameday_summary", "summary_lines",
-           "LEVEL_ABOVE", "parse_domain", "SUMMARY_SETTINGS"]
+           "LEVEL_ABOVE", "parse_domain", "SUMMARY_SETTINGS", "SUMMARY_MAX_REQUESTS"]
 
 LEVEL_ABOVE: dict[str, str | None] = {"node": "rack", "rack": "pod", "pod": "row", "row": None, "feed": "row", "cooling": "row"}
 """The level whose domains contain the given level's (for "one above" in the plan's summary)."""
@@ -139,13 +139,20 @@ class LevelSummary:
 
 @dataclass(frozen=True)
 class GameDaySummary:
-    """The plan's game-day section (levels: the N+k level and the one above)."""
+    """The plan's game-day section (levels: the N+k level and the one above).
+
+    ``not_simulated``: why no level was predicted (a pool too large to simulate in the summary), else None.
+    """
 
     levels: tuple[LevelSummary, ...]
     settings: GameDaySettings
+    not_simulated: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"levels": [lv.to_dict() for lv in self.levels], "settings": self.settings.to_dict()}
+        out: dict[str, Any] = {"levels": [lv.to_dict() for lv in self.levels], "settings": self.settings.to_dict()}
+        if self.not_simulated is not None:
+            out["not_simulated"] = self.not_simulated
+        return out
 
 
 def _level_summary(level: str, predictions: Sequence[DomainPrediction]) -> LevelSummary:
@@ -163,6 +170,23 @@ SUMMARY_SETTINGS = dict(before_s=60.0, restore_after_s=300.0, recovery_s=120.0, 
 """The plan's summary runs a shorter game day with fewer seeds than ``lpuplan gameday`` (it sweeps two
 levels); its verdicts use the same rules. Run ``lpuplan gameday`` for the full prediction of one domain."""
 
+SUMMARY_MAX_REQUESTS = 5_000_000
+"""Most arrivals one seed of one pool may take in the plan's summary (about 350 MB of records and a
+second of simulation each); a pool whose game day needs more is not simulated there, and the summary
+says so, rather than holding the plan up for minutes or exhausting memory."""
+
+
+def _too_large(pools: dict[str, GameDayPool], settings: GameDaySettings) -> str | None:
+    """Why the summary cannot simulate these pools' game days (None: it can)."""
+    over = [(name, pool.arrival_rate * settings.end_s) for name, pool in sorted(pools.items())
+            if pool.arrival_rate * settings.end_s > SUMMARY_MAX_REQUESTS]
+    if not over:
+        return None
+    listed = ", ".join(f"{name} {count:,.0f}" for name, count in over)
+    return (f"pool(s) too large for the plan's summary: {listed} simulated requests per run over"
+            f" {settings.end_s:g} s, above its cap of {SUMMARY_MAX_REQUESTS:,}; the degraded steady state is"
+            " still checked (the N+k checks), the transient is not")
+
 
 def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None, *, seed: int | None = None) -> GameDaySummary | None:
     """The N+k level and the one above, every domain (None without a facility).
@@ -176,6 +200,9 @@ def gameday_summary(plan: "Plan", settings: GameDaySettings | None = None, *, se
     from facility.gameday.blast import failure_model
 
     settings = settings or GameDaySettings(**SUMMARY_SETTINGS, seed=seed or 0)
+    too_large = _too_large(gameday_pools(plan), settings)
+    if too_large is not None:
+        return GameDaySummary((), settings, too_large)
     level = plan.facility.required_level
     model = failure_model(plan.facility)  # one model lists every row's domains
     rows: list[tuple[str, list[str]]] = [(lv, domains_at_level(plan.facility, lv, model))
@@ -207,6 +234,8 @@ def summary_lines(summary: GameDaySummary | None) -> list[str]:
     if summary is None:
         return []
     s = summary.settings
+    if summary.not_simulated is not None:
+        return [f"Game days: not simulated: {summary.not_simulated}."]
     out = [f"Game days (simulated, {s.seeds} seeds; failover {s.failover_time_s:g} s; `lpuplan gameday` for one domain):"]
     for lv in summary.levels:
         worst = "-" if lv.worst_domain is None else f"{lv.worst_domain} p99 {lv.worst_p99_s * 1e3:,.0f} ms"

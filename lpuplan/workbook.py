@@ -609,6 +609,9 @@ def _game_day(book: _Book, plan: "Plan") -> None:
         why = "no [facility] table" if plan.facility is None else "the plan ran without --simulate"
         ws.write_string(2, 0, f"Not run: {why}. `lpuplan gameday` predicts one domain in full.")
         return
+    if summary.not_simulated is not None:
+        ws.write_string(2, 0, f"Not simulated: {summary.not_simulated}.")
+        return
     s = summary.settings
     cols = [Col("level", "level"), Col("domains", "domains", "int", True), Col("with_loss", "domains with a loss", "int", True),
             Col("worst", "worst domain", "text", width=30), Col("p99", "worst e2el p99 ms", "ms", True),

@@ -32,3 +32,21 @@ def test_every_row_is_the_prediction_of_its_level_alone(tmp_path: Path, n_plus: 
         else:
             alone = predict_plan(plan, level=row.level, settings=summary.settings, workers=1)
         assert row == _level_summary(row.level, alone)
+
+
+def test_a_pool_too_large_to_simulate_leaves_the_summary_unsimulated_and_says_why(tmp_path: Path, monkeypatch) -> None:
+    """The example at lambda_peak = 1e4: its main pool's 8-minute game day is about 4.5 million arrivals per
+    seed at 7,500 requests/s; with the summary's cap lowered below that, the summary names the pool and the
+    count instead of simulating (at 1e6 requests/s the run would need 36 GB)."""
+    from lpuplan import plan_gameday
+    from lpuplan.plan_gameday import summary_lines
+
+    text = example_project_text().replace("lambda_peak = 40.0", "lambda_peak = 10000.0")
+    plan = build_plan(parse_project(tomllib.loads(text), tmp_path), simulate=False)
+    monkeypatch.setattr(plan_gameday, "SUMMARY_MAX_REQUESTS", 1_000_000)
+    summary = gameday_summary(plan, seed=3)
+    assert summary is not None and summary.levels == ()
+    assert summary.not_simulated is not None and "p2048" in summary.not_simulated
+    assert "cap of 1,000,000" in summary.not_simulated and "N+k checks" in summary.not_simulated
+    assert summary.to_dict()["not_simulated"] == summary.not_simulated
+    assert summary_lines(summary) == [f"Game days: not simulated: {summary.not_simulated}."]
