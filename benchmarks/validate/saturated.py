@@ -115,9 +115,10 @@ def measure_saturated(url: str, shape: Shape, prompts: PromptSet, *, estimate_s:
         first = alone + k * burst_size
         burst = [r for r in run.records if first <= r.index < first + burst_size]
         spacing.extend(departure_spacing(burst))
-        if all(r.ok for r in burst):
+        served = [r for r in burst if r.ok]
+        if len(served) >= 3 and all(r.ok or r.status == 429 for r in burst):  # a 429 (queue full) costs next to nothing
             first_sent = min(r.sent_s for r in burst)
-            makespan.append((max(r.end_s for r in burst) - first_sent - alone_s) / (burst_size - 1))  # type: ignore[type-var, operator]
+            makespan.append((max(r.end_s for r in served) - first_sent - alone_s) / (len(served) - 1))  # type: ignore[type-var, operator]
     shed = sum(1 for r in run.records if r.status == 429)
     errors = sum(1 for r in run.records if not r.ok and r.status != 429)
     if len(spacing) < 2 or not makespan:

@@ -17,6 +17,7 @@ installs them, reusing a cached wheel); skipped, naming the package, without the
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import threading
 import time
@@ -367,11 +368,13 @@ class _Isolation:
 
         server_cpu, generator_cpu = self.cpus[0], self.cpus[1]
         for tid in self._threads():  # threads created later (the threadpool) inherit affinity and policy
-            os.sched_setaffinity(tid, {server_cpu})
+            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+                os.sched_setaffinity(tid, {server_cpu})
         os.sched_setaffinity(0, {generator_cpu})
         try:
             for tid in self._threads():
-                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(10))
+                with contextlib.suppress(ProcessLookupError):
+                    os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(10))
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
             self.realtime = True
         except (PermissionError, OSError):
