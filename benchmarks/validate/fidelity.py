@@ -45,7 +45,8 @@ traffic and the slots that serve it):
 It also estimates the service time UNDER LOAD (server timings, or departure
 spacing with one server) and its inflation over the isolated figure (one
 server: over the law measured just before), and lists what may explain a
-residual. With one server it predicts once more with the law measured UNDER
+residual, among them the CPU time the generator's machine lost to its
+hypervisor during the runs (``steal_s``, Linux). With one server it predicts once more with the law measured UNDER
 the load (``PoolResult.given_service``): the queue model without the error of
 its input, which tells a server that changed speed from a wrong model. ``passed`` is False when any verdict is
 ``miss`` or ``untrusted`` (the CLI exits 3).
@@ -71,6 +72,7 @@ from benchmarks.validate.measured import (
 )
 from benchmarks.validate.predict import QUANTILES, Prediction, predict_pool
 from benchmarks.validate.saturated import SaturatedService, measure_saturated
+from benchmarks.validate.steal import steal_seconds
 from dimensioning.errors import InvalidInput
 from dimensioning.keys import output_key, quantile_key, to_ms
 
@@ -131,6 +133,7 @@ class RhoResult:
     errors: int
     residual: tuple[str, ...]
     saturated: SaturatedService | None = None  # one server: its service law measured just before this load
+    steal_s: float | None = None  # CPU time the generator's machine lost to its hypervisor during the runs (Linux)
 
 
 @dataclass(frozen=True)
@@ -365,9 +368,12 @@ def run_fidelity(
         busiest = max(shares[p.name] * slot_time[p.name] / p.servers for p in pools)
         rate = rho / busiest
         loaded = []
+        stolen_before = steal_seconds()
         for k in range(runs):
             schedule = build_schedule(load_shapes, rate, count=requests, seed=seed + 1000 * i_rho + k)
             loaded.append(run_load(url, schedule, prompts, **load_options))
+        stolen_after = steal_seconds()
+        stolen = stolen_after - stolen_before if stolen_before is not None and stolen_after is not None else None
         summaries = [summarize(run, max_send_lag_ms=max_send_lag_ms) for run in loaded]
         lag_p99 = max(s["send_lag_ms"]["p99"] for s in summaries)
         pooled_summary = dict(summaries[0])
@@ -421,9 +427,13 @@ def run_fidelity(
                     inflation.append(found)
         residual = _residual(pools, isolated, inflation, pooled_summary, pool_results, rtt, server_time_scale,
                              saturated)
+        if stolen:
+            residual.append(f"this machine lost {stolen * 1e3:.0f} ms of CPU time to its hypervisor (steal, all CPUs,"
+                            f" /proc/stat) during these {runs} run(s): the generator stopped that long, and so did the"
+                            " server if it runs here; a stall of T ms can lift any latency by up to T")
         results.append(RhoResult(rho, rate, tuple(pool_results), tuple(inflation), lag_p99,
                                  pooled_summary["fell_behind"], pooled_summary["shed"], pooled_summary["errors"],
-                                 tuple(residual), saturated))
+                                 tuple(residual), saturated, stolen))
     notes = (
         ("prediction: exact M/G/1 with the service law measured at saturation just before each load, plus the e2el"
          " alone less the law's median; decision range" if single else

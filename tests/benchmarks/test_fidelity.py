@@ -216,3 +216,16 @@ def test_one_server_on_the_emulator_the_saturated_service_law_is_the_emulated_on
     assert data["results"][0]["saturated"]["makespan"]["mean_ms"] == pytest.approx(saturated.makespan.value * 1e3)
     if not result.fell_behind:
         assert pool.comparisons[-1].verdict in ("consistent", "undecided"), pool.comparisons[-1]
+
+
+def test_steal_is_read_from_the_cpu_line_of_proc_stat(tmp_path):
+    import os
+
+    from benchmarks.validate.steal import steal_seconds
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  2851259 1324 324955 934726 6201 0 8171 8467 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+    assert steal_seconds(str(stat)) == pytest.approx(8467 / os.sysconf("SC_CLK_TCK"))
+    stat.write_text("cpu  1 2 3 4\n")  # an old kernel without the column
+    assert steal_seconds(str(stat)) is None
+    assert steal_seconds(str(tmp_path / "absent")) is None

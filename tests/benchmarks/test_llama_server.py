@@ -424,8 +424,12 @@ def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
 
     The server and the generator each get a core and real-time priority for
     the test's span (:class:`_Isolation`, why in its docstring). A load
-    whose generator still fell behind (send lag p99 > 2 ms) decides nothing:
-    the test skips loudly, with the figures, if that happens at both loads.
+    whose generator still fell behind (send lag p99 > 2 ms) decides nothing,
+    nor does one during which the hypervisor stopped this VM's CPUs for more
+    than 10% of the predicted p99 (``steal_s``, /proc/stat: a stall of T lifts
+    any latency by up to T; 0.2-0.5 s per 4-s run was seen here while the
+    host was busy, with run p99s of 155-689 ms against ~40 ms predicted): the
+    test skips loudly, with the figures, if no load is left to decide.
     Added time: about 30 s.
     """
     import os
@@ -444,7 +448,7 @@ def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
         report = run_fidelity(url, [PoolDesign("p128", 128, 16, 1.0, 1)], rhos=(0.5, 0.7), requests=400, runs=2,
                               model="tiny", stream=False, tokenizer="server", end_token_id=EOS_ID, bench_repeats=40,
                               bench_warmup=100, replications=200, seed=5, max_send_lag_ms=2.0, timeout_s=30)
-    trusted = []
+    trusted, stalled = [], []
     for result in report.results:
         (pool,) = result.pools
         assert pool.prediction.utilization == pytest.approx(result.rho, rel=1e-9)
@@ -453,6 +457,12 @@ def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
         if result.fell_behind:
             continue
         p99 = pool.comparisons[-1]
+        if result.steal_s is not None and result.steal_s > 0.10 * p99.predicted_s:
+            # the hypervisor stopped this VM (server and generator both run here) for longer than the tolerance
+            # of the p99: any latency may rise by that much, which is the host's, not the server's
+            stalled.append(f"rho {result.rho}: {result.steal_s * 1e3:.0f} ms stolen, p99 predicted"
+                           f" {p99.predicted_s * 1e3:.1f} ms, measured {p99.measured.value_s * 1e3:.1f} ms")
+            continue
         (drift,) = result.inflation
         given = pool.given_service_comparisons[-1] if pool.given_service_comparisons else None
         figures = (f"rho {result.rho}: p99 predicted {p99.predicted_s * 1e3:.1f} ms, measured {p99.measured.value_s * 1e3:.1f}"
@@ -467,9 +477,10 @@ def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
             continue
         drifted = drift.ci95[0] > 1.05 or drift.ci95[1] < 0.95
         assert drifted and given is not None and given.verdict != "miss", figures
-    print("\n".join(trusted))  # the figures, for a reader of the log (pytest -s or -rP)
+    print("\n".join(trusted + stalled))  # the figures, for a reader of the log (pytest -s or -rP)
     if not trusted:
         lags = ", ".join(f"rho {r.rho}: {r.send_lag_p99_ms:.2f} ms" for r in report.results)
-        pytest.skip(f"SKIPPED LOUDLY: the load generator fell behind its schedule at both loads (send lag p99 {lags};"
-                    f" limit 2 ms; load average {load:.1f} on {os.cpu_count()} cores, real-time"
-                    f" {isolation.realtime}): a load that was not the one asked for decides nothing")
+        pytest.skip(f"SKIPPED LOUDLY: no load decided anything: the load generator fell behind its schedule (send lag"
+                    f" p99 {lags}; limit 2 ms) or the hypervisor stole this VM's CPUs for more than 10% of the predicted"
+                    f" p99 ({'; '.join(stalled) or 'none'}); load average {load:.1f} on {os.cpu_count()} cores,"
+                    f" real-time {isolation.realtime}")
