@@ -269,6 +269,28 @@ def wait_is_simulated(spec: PoolSpec, replicas_operational: int) -> bool:
     return isinstance(model, (GIDc, MGc)) and figure_kind(model.method) == "simulated"
 
 
+def relaxation_arrivals(spec: PoolSpec, replicas_operational: int) -> float:
+    """The heavy-traffic relaxation time of the pool's queue, in arrivals (inf when unstable).
+
+    Near saturation the number in a GI/G/c queue behaves like reflected
+    Brownian motion with, per arrival, drift ``-(1 - rho)`` and variance
+    ``c_a^2 + c_s^2`` (the arrival and service SCVs); RBM with drift ``-m``
+    and variance ``v`` relaxes as ``exp(-t m^2 / (2 v))``: relaxation
+    ``2 (c_a^2 + c_s^2) / (1 - rho)^2`` arrivals (Whitt, "Planning queueing simulations", Management Science 35(11),
+    1989; Asmussen, "Queueing simulation in heavy traffic", Math. Oper. Res.
+    17(1), 1992: a run shorter than about ``(1 - rho)^-2`` is biased low). A
+    simulation that starts empty needs a warm-up of several of these.
+    """
+    servers = max(int(replicas_operational), 0) * spec.slots
+    if servers <= 0 or spec.offered_load >= servers:
+        return math.inf
+    rho = spec.offered_load / servers
+    mean = spec.mean_service_s
+    second = math.fsum(c.share * c.service.total_s ** 2 for c in spec.classes)
+    variability = spec.arrival_scv + max(second / mean**2 - 1.0, 0.0)
+    return 2.0 * variability / (1.0 - rho) ** 2
+
+
 @dataclass(frozen=True)
 class Look:
     """One look of :func:`screen_wait_objectives`: a simulated p99 wait judged at a widened interval.

@@ -60,15 +60,15 @@ def test_work_threshold_per_bucket():
 
 # --- the least-N search with a simulated p99 (M/G/c, c > 1) -----------------------------------
 from dimensioning import _queue_simulated  # noqa: E402
-from dimensioning.pool import evaluate_pool, screen_wait_objectives  # noqa: E402
-from dimensioning.sizing import SCREEN_REQUESTS  # noqa: E402
+from dimensioning.pool import evaluate_pool, relaxation_arrivals, screen_wait_objectives  # noqa: E402
+from dimensioning.sizing import SCREEN_RELAXATIONS, SCREEN_REQUESTS  # noqa: E402
 from tests.dimensioning.test_pool import _spec  # noqa: E402
 from tests.independent_queue import wait_quantile as independent_wait_quantile  # noqa: E402
 
 
-def _shared_sized(slo_s):
+def _shared_sized(slo_s, rate=40.0):
     buckets = [_bucket(512, 512, slots=16), _bucket(2048, 512, slots=16), _bucket(8192, 640, slots=16)]
-    split = split_traffic(Workload(lambda_peak=40.0, prompt_tokens=TokenDistribution(histogram=((512, 0.3), (2048, 0.5), (8192, 0.2))),
+    split = split_traffic(Workload(lambda_peak=rate, prompt_tokens=TokenDistribution(histogram=((512, 0.3), (2048, 0.5), (8192, 0.2))),
                                    output_tokens=TokenDistribution(distribution="constant", value=1000)), buckets)
     # utilisation at 0.5 asks for 12 replicas: the p99 does not bind, its own least is searched below
     return size_shared_pool(buckets, split, None, _targets(rho_target_normal=0.5, e2el_p99_s=slo_s,
@@ -129,3 +129,31 @@ def test_a_count_met_only_at_the_one_look_95_percent_end_is_not_met_with_two_loo
     shared = _shared_sized(slo)
     assert evaluate_pool(shared.pool, 6, degraded=False, only=("e2el_p99",)).passed  # one look would say 6
     assert {c.name: c.replicas_needed for c in shared.constraints}["e2el p99 (normal)"] == 7
+
+
+def test_no_short_look_near_saturation_where_its_warm_up_would_not_outlast_the_queues_relaxation(monkeypatch):
+    # 49 req/s (E[S] = 2.22 s: 108.7 busy slots): the stability floor, 7 replicas (112 slots), runs at rho 0.97,
+    # where a run that starts empty needs far more than the short run's 5,000 warm-up arrivals (relaxation
+    # about 2 / 0.03^2 = 2,300 arrivals, five of them 11,500)
+    runs = []
+    simulate = _queue_simulated._simulate_fcfs
+    monkeypatch.setattr(_queue_simulated, "_simulate_fcfs", lambda *a: runs.append((a[4], a[6])) or simulate(*a))
+    _queue_simulated.run_fcfs.cache_clear()
+    shared = _shared_sized(10.0, rate=49.0)
+    spec, slots = shared.pool, shared.slots
+    assert spec.offered_load / (7 * slots) > 0.96 and shared.binding == ("utilisation (normal)",)
+    warm_up = SCREEN_REQUESTS * _queue_simulated.WARMUP
+    short = {servers for servers, requests in runs if requests == SCREEN_REQUESTS}
+    assert all(relaxation_arrivals(spec, servers // slots) * SCREEN_RELAXATIONS <= warm_up for servers in short)
+    assert (7 * slots, _queue_simulated.SIM_REQUESTS) in runs and 7 * slots not in short  # the full run decided
+    assert {c.name: c.replicas_needed for c in shared.constraints}["e2el p99 (normal)"] == 7
+
+
+def test_the_relaxation_time_is_the_heavy_traffic_scale():
+    # Poisson arrivals and a near-deterministic mixture: 2 (1 + c_s^2) / (1 - rho)^2 arrivals
+    spec = _spec()
+    mean = spec.mean_service_s
+    scv = sum(c.share * c.service.total_s ** 2 for c in spec.classes) / mean ** 2 - 1
+    rho = spec.offered_load / (6 * spec.slots)
+    assert relaxation_arrivals(spec, 6) == pytest.approx(2 * (1 + scv) / (1 - rho) ** 2, rel=1e-12)
+    assert relaxation_arrivals(spec, 5) == float("inf")  # unstable
