@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RENDER_MODULES", "ForkedRender"]
 
-RENDER_MODULES = ("facility.exports", "facility.export_png", "facility.export_xlsx")
-"""What a worker loads ahead of the result: the renderers with matplotlib (0.3 to 0.5 s) and XlsxWriter."""
+RENDER_MODULES = ("facility.exports", "facility.export_png")
+"""What a worker loads ahead of the result: the PNG's renderer with matplotlib (0.3 to 0.5 s; ``lpuplan
+plan`` draws only the PNG there, the workbooks elsewhere) and the facility model the result unpickles into."""
 
 _PICKLE_RACKS = 1_000
 """Above this many racks the result goes to a freshly forked child instead (inherited, not pickled: a

@@ -73,8 +73,8 @@ def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: b
         check_output_set("--out", out_dir)  # before any work: a bad --out costs nothing
     worker = None
     if out_dir is not None and project.facility is not None:
-        # a second process loads matplotlib and XlsxWriter (0.4 s) while this one loads the queue models and
-        # plans; it then draws the PNG beside the simulations (dimensioning.forked.ForkedWorker)
+        # a second process loads matplotlib (0.3 to 0.5 s) while this one loads the queue models and plans;
+        # it then draws the PNG beside the simulations (dimensioning.forked.ForkedWorker)
         from dimensioning.forked import ForkedWorker
         from facility.export_parallel import RENDER_MODULES
 
