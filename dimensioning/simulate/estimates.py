@@ -100,9 +100,9 @@ def simulate_pool_latency(
     per_bucket: dict[str, Estimate | None] = {}
     per_bucket_mean: dict[str, Estimate | None] = {}
     for index, bucket in enumerate(buckets):
-        part = result.bucket_summary(index)
-        per_bucket[bucket.label] = part.latency.get("p99")
-        per_bucket_mean[bucket.label] = part.latency.get("mean")
+        latency = result.bucket_latency(index)
+        per_bucket[bucket.label] = latency.get("p99")
+        per_bucket_mean[bucket.label] = latency.get("mean")
     arrivals_note = "Poisson" if arrival_scv == 1.0 else f"gamma renewal, SCV {arrival_scv:g}"
     return LatencyEstimate(
         wait_p99_s=summary.wait["p99"],

@@ -30,8 +30,8 @@ from dimensioning.simulate.lindley import lindley_start_times
 from dimensioning.simulate.records import Records
 from dimensioning.simulate.scenario import LOST, REJECTED, UNNOTICED_CODES, Failure, Pool
 from dimensioning.simulate.service import ServiceModel
-from dimensioning.simulate.statistics import DEFAULT_BATCHES
-from dimensioning.simulate.summary import Summary, summarize
+from dimensioning.simulate.statistics import DEFAULT_BATCHES, Estimate
+from dimensioning.simulate.summary import Summary, latency_distribution, summarize
 from dimensioning.simulate.timeseries import TimeSeries, time_series
 
 __all__ = ["SimulationResult", "simulate", "MAX_REQUESTS"]
@@ -67,6 +67,11 @@ class SimulationResult:
             raw = max(span / points, 1e-6)
             interval_s = float(f"{raw:.3g}")
         return time_series(self.records, interval_s)
+
+    def bucket_latency(self, bucket: int, confidence: float = 0.95) -> dict[str, Estimate]:
+        """``bucket_summary(bucket).latency`` alone: one bucket's latency mean and percentiles (s)."""
+        return latency_distribution(self.records, warmup_fraction=self.warmup_fraction, confidence=confidence,
+                                    mask=self.records.bucket == bucket)
 
     def bucket_summary(self, bucket: int, slo_s: float | None = None, confidence: float = 0.95) -> Summary:
         """Summary of one bucket's requests (the pool-wide utilisation)."""

@@ -18,7 +18,7 @@ from dimensioning.keys import PERCENTILES as KEY_PERCENTILES, percentile_key
 from dimensioning.simulate.records import Records
 from dimensioning.simulate.statistics import DEFAULT_BATCHES, Estimate, quantile, sectioning_estimate
 
-__all__ = ["Summary", "summarize", "PERCENTILES"]
+__all__ = ["Summary", "summarize", "latency_distribution", "PERCENTILES"]
 
 # the output vocabulary's percentiles (dimensioning.keys): p50, p90, p95, p99, p99_9
 PERCENTILES: dict[str, float] = {percentile_key(q): q / 100 for q in KEY_PERCENTILES}
@@ -104,6 +104,36 @@ def _busy_time(records: Records, until: float) -> float:
     return float(np.clip(end - start, 0.0, None).sum())
 
 
+def _measured(records: Records, warmup_fraction: float, mask: np.ndarray | None) -> np.ndarray:
+    """Which requests count: after the first ``warmup_fraction`` of all requests, and where ``mask`` holds."""
+    n = len(records)
+    keep = np.zeros(n, dtype=bool)
+    keep[int(math.floor(warmup_fraction * n)):] = True
+    if mask is not None:
+        keep &= mask
+    return keep
+
+
+def latency_distribution(
+    records: Records,
+    *,
+    warmup_fraction: float = 0.02,
+    batches: int = DEFAULT_BATCHES,
+    confidence: float = 0.95,
+    mask: np.ndarray | None = None,
+) -> dict[str, Estimate]:
+    """:func:`summarize`'s ``latency`` alone (mean and percentiles of completed requests; {} if none).
+
+    For a caller that reads nothing else (the plan's per-bucket latencies):
+    the same figures without the waits, rates and busy time.
+    """
+    keep = _measured(records, warmup_fraction, mask)
+    done = records.outcome[keep] == 0
+    if not done.any():
+        return {}
+    return _distribution((records.end - records.arrival)[keep][done], batches, confidence)
+
+
 def summarize(
     records: Records,
     servers: int,
@@ -116,11 +146,7 @@ def summarize(
 ) -> Summary:
     """Summarise ``records`` (optionally only those where ``mask`` holds) of a pool of ``servers`` slots."""
     n = len(records)
-    first = int(math.floor(warmup_fraction * n))
-    keep = np.zeros(n, dtype=bool)
-    keep[first:] = True
-    if mask is not None:
-        keep &= mask
+    keep = _measured(records, warmup_fraction, mask)
     outcome = records.outcome[keep]
     done = outcome == 0
     span = float(records.arrival[-1] - records.arrival[0]) if n > 1 else 0.0

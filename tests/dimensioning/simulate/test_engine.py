@@ -295,3 +295,17 @@ def test_a_run_by_duration_too_long_for_memory_is_refused_before_drawing_naming_
         simulate(Pool(replicas=4, slots=16), Poisson(1e6), DeterministicService(3.7, "p2048"), seed=1, duration_s=480.0)
     assert caught.value.field == "duration" and "480,000,000 requests" in str(caught.value)
     assert f"{MAX_REQUESTS:,}" in str(caught.value)
+
+
+@pytest.mark.parametrize("queue_cap", [None, 2])
+def test_a_buckets_latency_alone_is_its_summarys(queue_cap):
+    # bucket_latency computes only the latency part of bucket_summary (the plan reads nothing else per bucket):
+    # the same estimates, with sheds (a queue cap) and a failure among the requests
+    service = BucketMixService((0.5, 1.5, 3.0), (0.5, 0.3, 0.2), ("a", "b", "c"))
+    failure = Failure(replicas=(0,), at_s=200.0, failover_time_s=5.0, in_service="lost", unnoticed="lost")
+    result = simulate(Pool(replicas=3, slots=2, queue_cap=queue_cap), Poisson(3.0), service, seed=4, requests=20_000,
+                      failure=failure)
+    assert (result.records.outcome != COMPLETED).any()
+    for bucket in range(3):
+        assert result.bucket_latency(bucket) == result.bucket_summary(bucket).latency
+    assert result.bucket_latency(7) == {} == result.bucket_summary(7).latency  # no such bucket: nothing completed
