@@ -410,7 +410,7 @@ def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
     95% of the time: one run's i.i.d. interval is too narrow to decide on), or
     undecided (the two runs straddle that range: not evidence either way).
 
-    One exception, decided by a measurement, not by the outcome: when the
+    Exceptions, decided by measurements, not by the outcome: when the
     server's service time UNDER the load (busy-period departure spacing) is
     significantly different from the one measured just before it (its
     inflation interval excludes 1 by more than 5%: on the shared development
@@ -424,12 +424,12 @@ def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
 
     The server and the generator each get a core and real-time priority for
     the test's span (:class:`_Isolation`, why in its docstring). A load
-    whose generator still fell behind (send lag p99 > 2 ms) decides nothing,
-    nor does one during which the hypervisor stopped this VM's CPUs for more
-    than 10% of the predicted p99 (``steal_s``, /proc/stat: a stall of T lifts
-    any latency by up to T; 0.2-0.5 s per 4-s run was seen here while the
-    host was busy, with run p99s of 155-689 ms against ~40 ms predicted): the
-    test skips loudly, with the figures, if no load is left to decide.
+    whose generator still fell behind (send lag p99 > 2 ms) decides nothing:
+    the test skips loudly, with the figures, if that happens at both loads.
+    A miss is also excused when the CPU time the hypervisor stole from this
+    VM during the load (``steal_s``, /proc/stat; server and generator both
+    run here) covers it: a stall of T lifts any latency by at most T, so a
+    p99 that falls inside the range once T is taken off is the host's.
     Added time: about 30 s.
     """
     import os
@@ -448,7 +448,7 @@ def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
         report = run_fidelity(url, [PoolDesign("p128", 128, 16, 1.0, 1)], rhos=(0.5, 0.7), requests=400, runs=2,
                               model="tiny", stream=False, tokenizer="server", end_token_id=EOS_ID, bench_repeats=40,
                               bench_warmup=100, replications=200, seed=5, max_send_lag_ms=2.0, timeout_s=30)
-    trusted, stalled = [], []
+    trusted = []
     for result in report.results:
         (pool,) = result.pools
         assert pool.prediction.utilization == pytest.approx(result.rho, rel=1e-9)
@@ -457,30 +457,30 @@ def test_fidelity_predicts_the_real_server_p99_at_rho_0_5_and_0_7(server):
         if result.fell_behind:
             continue
         p99 = pool.comparisons[-1]
-        if result.steal_s is not None and result.steal_s > 0.10 * p99.predicted_s:
-            # the hypervisor stopped this VM (server and generator both run here) for longer than the tolerance
-            # of the p99: any latency may rise by that much, which is the host's, not the server's
-            stalled.append(f"rho {result.rho}: {result.steal_s * 1e3:.0f} ms stolen, p99 predicted"
-                           f" {p99.predicted_s * 1e3:.1f} ms, measured {p99.measured.value_s * 1e3:.1f} ms")
-            continue
         (drift,) = result.inflation
         given = pool.given_service_comparisons[-1] if pool.given_service_comparisons else None
+        stolen = result.steal_s or 0.0
         figures = (f"rho {result.rho}: p99 predicted {p99.predicted_s * 1e3:.1f} ms, measured {p99.measured.value_s * 1e3:.1f}"
                    f" ms (runs {[round(v * 1e3, 1) for v in p99.measured.runs_s]}), model run range"
                    f" {[round(v * 1e3, 1) for v in p99.run_range_s]} ms: {p99.verdict}; service under load"
                    f" x{drift.ratio:.3f} ({drift.ci95[0]:.3f}-{drift.ci95[1]:.3f}) of the one measured before;"
                    + (f" given that service: p99 {given.predicted_s * 1e3:.1f} ms, range"
                       f" {[round(v * 1e3, 1) for v in given.run_range_s]}: {given.verdict};" if given else "")
-                   + f" load average {load:.1f}, real-time {isolation.realtime}; {list(result.residual)}")
+                   + f" steal {stolen * 1e3:.0f} ms; load average {load:.1f}, real-time {isolation.realtime};"
+                   f" {list(result.residual)}")
         trusted.append(figures)
         if abs(p99.relative_error) <= 0.10 or p99.verdict != "miss":
             continue
+        # A miss is excused only by what was measured to break the prediction's premises, never by its size:
+        # the hypervisor's steal (a stall of T lifts any latency by at most T: FCFS departures are 1-Lipschitz
+        # in the service times), or a drift of the server's speed under which the given-service model holds.
+        lo, hi = p99.decision_range_s
+        explained_by_steal = p99.measured.value_s > hi and p99.measured.value_s - stolen <= hi
         drifted = drift.ci95[0] > 1.05 or drift.ci95[1] < 0.95
-        assert drifted and given is not None and given.verdict != "miss", figures
-    print("\n".join(trusted + stalled))  # the figures, for a reader of the log (pytest -s or -rP)
+        assert explained_by_steal or (drifted and given is not None and given.verdict != "miss"), figures
+    print("\n".join(trusted))  # the figures, for a reader of the log (pytest -s or -rP)
     if not trusted:
         lags = ", ".join(f"rho {r.rho}: {r.send_lag_p99_ms:.2f} ms" for r in report.results)
-        pytest.skip(f"SKIPPED LOUDLY: no load decided anything: the load generator fell behind its schedule (send lag"
-                    f" p99 {lags}; limit 2 ms) or the hypervisor stole this VM's CPUs for more than 10% of the predicted"
-                    f" p99 ({'; '.join(stalled) or 'none'}); load average {load:.1f} on {os.cpu_count()} cores,"
-                    f" real-time {isolation.realtime}")
+        pytest.skip(f"SKIPPED LOUDLY: the load generator fell behind its schedule at both loads (send lag p99 {lags};"
+                    f" limit 2 ms; load average {load:.1f} on {os.cpu_count()} cores, real-time"
+                    f" {isolation.realtime}): a load that was not the one asked for decides nothing")
