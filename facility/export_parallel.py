@@ -22,7 +22,7 @@ from dimensioning.forked import ForkedCall, ForkedWorker
 if TYPE_CHECKING:
     from facility.plan import FacilityResult
 
-__all__ = ["RENDER_MODULES", "ForkedRender"]
+__all__ = ["RENDER_MODULES", "ForkedRender", "Rendered"]
 
 RENDER_MODULES = ("facility.exports", "facility.export_png")
 """What a worker loads ahead of the result: the PNG's renderer with matplotlib (0.3 to 0.5 s; ``lpuplan
@@ -65,3 +65,19 @@ class ForkedRender:
         """Abandon the child's work (when the caller fails before collecting)."""
         if self._call is not None:
             self._call.close()
+
+
+class Rendered:
+    """Outputs already at hand (read back from a cache), in :class:`ForkedRender`'s place."""
+
+    forked = False
+
+    def __init__(self, files: dict[str, dict[str, bytes]]) -> None:
+        self.labels = tuple(files)
+        self._files = files
+
+    def collect(self) -> dict[str, dict[str, bytes]]:
+        return self._files
+
+    def close(self) -> None:
+        pass

@@ -68,3 +68,34 @@ def test_the_game_day_summary_computed_beside_the_simulations_is_the_serial_one(
     assert dumps_json(beside.to_dict()) == dumps_json(serial.to_dict())
     assert beside.gameday is not None
     assert dumps_json(beside.gameday.to_dict()) == dumps_json(gameday_summary(serial, seed=None).to_dict())
+
+
+def test_a_rerun_of_plan_reads_the_rack_plan_png_back_and_writes_the_same_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PNG (matplotlib: the costliest output to draw) is a function of the project, the seed and the code."""
+    from lpuplan.cli_dimensioning import run_plan
+
+    monkeypatch.delenv(result_cache.ENV_DISABLE, raising=False)
+    monkeypatch.setenv(result_cache.ENV_DIR, str(tmp_path / "cache"))
+    project = parse_project(tomllib.loads(example_project_text()), tmp_path)
+    run_plan(project, "example", tmp_path / "cold", simulate=False)
+    cold = (tmp_path / "cold" / "facility" / "rack_plan.png").read_bytes()
+
+    def no_drawing(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("drawn again: the cache missed")
+
+    monkeypatch.setattr("facility.export_png.rack_plan_png", no_drawing)  # a forked child inherits it too
+    run_plan(project, "example", tmp_path / "warm", simulate=False)
+    assert (tmp_path / "warm" / "facility" / "rack_plan.png").read_bytes() == cold
+    # another seed is another plan: drawn again
+    monkeypatch.undo()
+    monkeypatch.setenv(result_cache.ENV_DIR, str(tmp_path / "cache"))
+    monkeypatch.delenv(result_cache.ENV_DISABLE, raising=False)
+    calls = []
+    import facility.export_png as export_png
+
+    real = export_png.rack_plan_png
+    monkeypatch.setenv("LPUPLAN_NO_FORK", "1")  # drawn here, so the call is seen
+    monkeypatch.setattr(export_png, "rack_plan_png", lambda result: calls.append(1) or real(result))
+    run_plan(project, "example", tmp_path / "seed", simulate=False, seed=7)
+    assert calls == [1]
