@@ -32,7 +32,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scipy.stats import poisson
+from scipy.special import pdtr, pdtrik
 
 from dimensioning.keys import with_kind
 from dimensioning.pool import evaluate_pool
@@ -46,6 +46,7 @@ __all__ = [
     "expected_lost_failover",
     "expected_lost_in_flight",
     "poisson_interval",
+    "poisson_quantile",
     "drain_time_s",
     "backlog_growth_rps",
 ]
@@ -140,12 +141,24 @@ def expected_lost_in_flight(pool: GameDayPool, lost: int, settings: GameDaySetti
     return pool.arrival_rate * (pool.service_time_s + wait_mean) * lost / pool.replicas
 
 
+def poisson_quantile(p: float, mean: float) -> int:
+    """The least k with P(Poisson(mean) <= k) >= p, for 0 < p < 1 and mean > 0 (scipy.stats.poisson.ppf).
+
+    The continuous inverse of the cdf in the count (``scipy.special.pdtrik``), rounded up, then one step
+    down where the cdf already reaches ``p`` there: scipy.stats' own method, without importing
+    scipy.stats (0.3 to 0.55 s, most of the plan's game-day child).
+    """
+    k = math.ceil(float(pdtrik(p, mean)))
+    below = max(k - 1, 0)
+    return below if float(pdtr(below, mean)) >= p else k
+
+
 def poisson_interval(mean: float, level: float = 0.99) -> tuple[int, int]:
     """Central interval of a Poisson count with this mean (both ends inclusive)."""
     if mean <= 0:
         return 0, 0
     tail = (1 - level) / 2
-    return int(poisson.ppf(tail, mean)), int(poisson.ppf(1 - tail, mean))
+    return poisson_quantile(tail, mean), poisson_quantile(1 - tail, mean)
 
 
 def drain_time_s(backlog: float, servers: int, service_time_s: float, arrival_rate: float,

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dimensioning.executor import task_seeds
 from dimensioning.queueing import MDc
@@ -131,3 +133,14 @@ def test_same_seed_same_run_bytes() -> None:
         assert np.array_equal(a.series[key], b.series[key], equal_nan=True)
     assert a.phases == b.phases or all(
         np.allclose(list(a.phases[p].values()), list(b.phases[p].values()), equal_nan=True) for p in a.phases)
+
+
+@settings(max_examples=300, deadline=None)
+@given(p=st.floats(1e-9, 1 - 1e-9), mean=st.floats(1e-6, 1e6))
+def test_the_poisson_quantile_is_scipy_stats_poisson_ppf(p, mean):
+    """The game day's quantile without importing scipy.stats: the same integer as scipy's ppf."""
+    from scipy.stats import poisson
+
+    from facility.gameday.steady import poisson_quantile
+
+    assert poisson_quantile(p, mean) == int(poisson.ppf(p, mean))
