@@ -44,8 +44,10 @@ def write_facility_outputs(result: FacilityResult, out_dir: str | Path, *, show_
     aside = [started] if started is not None else []
     try:
         taken = {label for job in aside for label in job.labels}
-        aside.append(ForkedRender(result, [label for label in BACKGROUND if label not in taken]))
-        taken |= set(aside[-1].labels)
+        for label in BACKGROUND:  # a child each: on a campus the workbook alone is 2.6 s, the PNG 0.9 s
+            if label not in taken:
+                aside.append(ForkedRender(result, [label]))
+                taken.add(label)
         rendered: dict[str, dict[str, bytes]] = {}
         with Progress(console=stderr, disable=not show_progress, transient=True) as progress:
             task = progress.add_task("writing facility outputs", total=len(renderers))
