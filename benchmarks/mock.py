@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from benchmarks.clock import Clock, VirtualClock
 from benchmarks.errors import BackendHTTPError
 from benchmarks.protocol import Measurement, RequestSpec, ServerTimings
-from dimensioning.errors import InvalidInput
+from dimensioning.errors import InvalidInput, first_validation_problem
 
 __all__ = ["TruthBucket", "MockTruth", "load_truth", "MockBackend"]
 
@@ -95,9 +95,7 @@ def load_truth(path: Path, field: str = "--truth") -> MockTruth:
     try:
         return MockTruth.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{field} ({path}): {loc}", first.get("input"), first["msg"]) from None
+        raise first_validation_problem(exc, f"{field} ({path})") from None
 
 
 def _lognormal_factor(rng: np.random.Generator, cv: float) -> float:

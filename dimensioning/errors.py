@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["InvalidInput", "LpuplanError"]
+__all__ = ["InvalidInput", "LpuplanError", "first_validation_problem"]
 
 
 class LpuplanError(Exception):
@@ -33,3 +33,15 @@ class InvalidInput(LpuplanError, ValueError):
         self.value = value
         self.fix = fix
         super().__init__(f"{field} = {value!r}: {fix}")
+
+
+def first_validation_problem(error: Any, where: str, messages: dict[str, str] | None = None) -> InvalidInput:
+    """A pydantic ``ValidationError``'s first problem as an :class:`InvalidInput` at ``where: <field path>``.
+
+    ``messages`` replaces pydantic's message for the error types it names (e.g. ``finite_number``).
+    """
+    first = error.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    message = (messages or {}).get(first["type"], first["msg"])
+    return InvalidInput(f"{where}: {loc}", first.get("input"), message)
+

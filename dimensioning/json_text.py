@@ -57,3 +57,11 @@ def read_json_document(path: Path, field: str, missing_fix: str, unreadable_fix:
         raise InvalidInput(field, str(path), f"no such file; {missing_fix}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(field, str(path), f"cannot read it as JSON ({exc}); {unreadable_fix}") from None
+
+
+def check_schema(document: Any, field: str, expected: str, fix: str) -> None:
+    """Refuse a JSON document whose ``schema`` is not ``expected`` (InvalidInput at ``field.schema``)."""
+    if not isinstance(document, dict) or document.get("schema") != expected:
+        found = document.get("schema") if isinstance(document, dict) else type(document).__name__
+        raise InvalidInput(f"{field}.schema", found, f'expected "{expected}"; {fix}')
+

@@ -53,8 +53,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, model_validator
 
-from dimensioning.errors import InvalidInput
-from dimensioning.json_text import read_json_document
+from dimensioning.errors import InvalidInput, first_validation_problem
+from dimensioning.json_text import check_schema, read_json_document
 from dimensioning.inputs import MAX_TOKENS
 
 __all__ = [
@@ -209,15 +209,9 @@ def load_profile(path: Path, field: str = "profile") -> Profile:
     if bad is not None:
         raise InvalidInput(f"{field} ({path}): {bad[0] or '(document)'}", bad[1],
                            "a profile holds finite figures only; re-run `lpuplan bench` (or the import) for this figure")
-    if not isinstance(raw, dict) or raw.get("schema") != PROFILE_SCHEMA:
-        found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
-        raise InvalidInput(f"{field}.schema", found, f'expected "{PROFILE_SCHEMA}"; regenerate the profile with `lpuplan bench`')
+    check_schema(raw, field, PROFILE_SCHEMA, "regenerate the profile with `lpuplan bench`")
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        message = first["msg"]
-        if first["type"] == "finite_number":
-            message = "must be a finite number, not inf or nan; re-run `lpuplan bench` for this figure"
-        raise InvalidInput(f"{field} ({path}): {loc}", first.get("input"), message) from None
+        raise first_validation_problem(exc, f"{field} ({path})", {
+            "finite_number": "must be a finite number, not inf or nan; re-run `lpuplan bench` for this figure"}) from None

@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, ValidationError, model_validator
 
-from dimensioning.errors import InvalidInput
-from dimensioning.json_text import read_json_document
+from dimensioning.errors import first_validation_problem
+from dimensioning.json_text import check_schema, read_json_document
 from dimensioning.inputs import MAX_SERVICE_INFLATION, Bucket
 
 __all__ = ["UNDER_LOAD_SCHEMA", "InflationEstimate", "PoolUnderLoad", "UnderLoad", "load_under_load"]
@@ -109,12 +109,8 @@ def load_under_load(path: Path, field: str = "under_load") -> UnderLoad:
     """Read and validate an under-load file; errors name ``field`` and the problem."""
     raw = read_json_document(path, field, "write it with `lpuplan fidelity URL ... --write-under-load FILE`",
                              "give a file written by `lpuplan fidelity`")
-    if not isinstance(raw, dict) or raw.get("schema") != UNDER_LOAD_SCHEMA:
-        found = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
-        raise InvalidInput(f"{field}.schema", found, f'expected "{UNDER_LOAD_SCHEMA}"; write it with `lpuplan fidelity --write-under-load`')
+    check_schema(raw, field, UNDER_LOAD_SCHEMA, "write it with `lpuplan fidelity --write-under-load`")
     try:
         return UnderLoad.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{field} ({path}): {loc}", first.get("input"), first["msg"]) from None
+        raise first_validation_problem(exc, f"{field} ({path})") from None
