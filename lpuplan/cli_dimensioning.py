@@ -101,8 +101,9 @@ def run_plan(project: Project, source: str, out_dir: Path | None, *, simulate: b
     if out_dir is not None:
         check_output_set("--out", out_dir)  # before any work: a bad --out costs nothing
     worker = None
-    png = _cached_png(project, seed) if out_dir is not None and project.facility is not None else None
-    if out_dir is not None and project.facility is not None and png is None:
+    draws = out_dir is not None and project.facility is not None  # a rack-plan PNG will be written
+    png = _cached_png(project, seed) if draws else None
+    if draws and png is None:
         # a second process loads matplotlib (0.3 to 0.5 s) while this one loads the queue models and plans;
         # it then draws the PNG beside the simulations (dimensioning.forked.ForkedWorker)
         from dimensioning.forked import ForkedWorker
